@@ -1,0 +1,43 @@
+//! COUNT(DISTINCT x).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::datatypes::DataType;
+
+use super::GroupAccumulator;
+use super::value_counts::ValueCounts;
+use crate::error::Result;
+
+/// Distinct non-NULL values per group, as value -> count (not a list of events), so the
+/// answer is the number of keys and a retraction removes a value only at count zero.
+pub struct CountDistinct {
+    values: ValueCounts,
+}
+
+impl CountDistinct {
+    pub fn new(data_type: DataType) -> Result<Self> {
+        Ok(CountDistinct {
+            values: ValueCounts::new(data_type)?,
+        })
+    }
+}
+
+impl GroupAccumulator for CountDistinct {
+    fn update(
+        &mut self,
+        args: &[ArrayRef],
+        groups: &[u32],
+        weights: Option<&[i64]>,
+        filter: Option<&BooleanArray>,
+        n: usize,
+    ) -> Result<()> {
+        self.values.update(&args[0], groups, weights, filter, n)
+    }
+
+    fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
+        Ok(Arc::new(Int64Array::from_iter_values(groups.iter().map(
+            |&g| self.values.group(g).map_or(0, |m| m.len() as i64),
+        ))))
+    }
+}

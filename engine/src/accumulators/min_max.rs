@@ -1,0 +1,58 @@
+//! MIN and MAX over any orderable type.
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::DataType;
+
+use super::GroupAccumulator;
+use super::value_counts::ValueCounts;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extreme {
+    Min,
+    Max,
+}
+
+/// Keeps each group's values with counts, so the extreme survives retractions (a view over an
+/// updating view): the answer is the first or last key of the group's ordered multiset.
+pub struct MinMax {
+    values: ValueCounts,
+    extreme: Extreme,
+}
+
+impl MinMax {
+    pub fn new(data_type: DataType, extreme: Extreme) -> Result<Self> {
+        Ok(MinMax {
+            values: ValueCounts::new(data_type)?,
+            extreme,
+        })
+    }
+}
+
+impl GroupAccumulator for MinMax {
+    fn update(
+        &mut self,
+        args: &[ArrayRef],
+        groups: &[u32],
+        weights: Option<&[i64]>,
+        filter: Option<&BooleanArray>,
+        n: usize,
+    ) -> Result<()> {
+        self.values.update(&args[0], groups, weights, filter, n)
+    }
+
+    fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
+        let picks: Vec<Option<&[u8]>> = groups
+            .iter()
+            .map(|&g| {
+                let m = self.values.group(g)?;
+                let kv = match self.extreme {
+                    Extreme::Min => m.first_key_value(),
+                    Extreme::Max => m.last_key_value(),
+                };
+                kv.map(|(k, _)| k.as_ref())
+            })
+            .collect();
+        self.values.decode(&picks)
+    }
+}

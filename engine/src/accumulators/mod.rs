@@ -1,0 +1,120 @@
+//! Incremental aggregate functions over many groups at once, behind [`GroupAccumulator`].
+//!
+//! DataFusion's `GroupsAccumulator` is the model, but it cannot serve a view: its `evaluate`
+//! consumes the state, it has no retraction, and it keeps raw values for exact percentiles.
+//! These keep state that stays valid after every read, take a signed weight per row (so a
+//! view over an updating view can retract rows), and keep value -> count for the functions
+//! that need the values (MIN/MAX under retraction, COUNT DISTINCT, percentiles).
+
+pub mod count;
+pub mod count_distinct;
+pub mod min_max;
+pub mod percentile;
+pub mod sum;
+pub mod value_counts;
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::DataType;
+
+use crate::error::{EngineError, Result};
+
+/// State of one aggregate function for every group of a view.
+pub trait GroupAccumulator: Send {
+    /// Folds row `i` of `args` into group `groups[i]`, `weights[i]` times (once when None;
+    /// negative retracts). Rows where `filter` is false or NULL are skipped.
+    fn update(
+        &mut self,
+        args: &[ArrayRef],
+        groups: &[u32],
+        weights: Option<&[i64]>,
+        filter: Option<&BooleanArray>,
+        num_groups: usize,
+    ) -> Result<()>;
+
+    /// The current result of each group in `groups`, in that order. State is unchanged.
+    fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef>;
+}
+
+/// What the planner knows about one aggregate call.
+#[derive(Debug, Clone)]
+pub struct AggregateCall {
+    /// DataFusion's function name (`count`, `sum`, ...).
+    pub function: String,
+    pub distinct: bool,
+    pub arg_types: Vec<DataType>,
+    pub output_type: DataType,
+    /// PERCENTILE_*: the fraction and whether WITHIN GROUP orders descending.
+    pub fraction: Option<f64>,
+    pub descending: bool,
+}
+
+/// The one place aggregate names map to implementations.
+pub fn create(call: &AggregateCall) -> Result<Box<dyn GroupAccumulator>> {
+    use self::count::Count;
+    use self::count_distinct::CountDistinct;
+    use self::min_max::{Extreme, MinMax};
+    use self::percentile::{Percentile, PercentileMode};
+    use self::sum::{Average, Sum};
+    let arg = call.arg_types.first().cloned().unwrap_or(DataType::Null);
+    let f = call.function.as_str();
+    if call.distinct && f != "count" && f != "min" && f != "max" {
+        return Err(EngineError::unsupported(format!(
+            "{}(DISTINCT ...) in a materialized view",
+            f.to_uppercase()
+        )));
+    }
+    Ok(match f {
+        "count" if call.distinct => Box::new(CountDistinct::new(arg)?),
+        "count" => Box::new(Count::default()),
+        "sum" => Box::new(Sum::new(call.output_type.clone())?),
+        "avg" | "mean" => Box::new(Average::new(call.output_type.clone())?),
+        "min" => Box::new(MinMax::new(arg, Extreme::Min)?),
+        "max" => Box::new(MinMax::new(arg, Extreme::Max)?),
+        "percentile_cont" | "percentile_disc" => {
+            let mode = if f == "percentile_cont" {
+                PercentileMode::Cont
+            } else {
+                PercentileMode::Disc
+            };
+            let fraction = call
+                .fraction
+                .ok_or_else(|| EngineError::Internal("percentile without a fraction".into()))?;
+            Box::new(Percentile::new(arg, mode, fraction, call.descending)?)
+        }
+        other => {
+            return Err(EngineError::unsupported(format!(
+                "aggregate function {}() in a materialized view (supported: COUNT, COUNT(DISTINCT), \
+                 SUM, AVG, MIN, MAX, PERCENTILE_CONT, PERCENTILE_DISC)",
+                other.to_uppercase()
+            )));
+        }
+    })
+}
+
+/// Calls `f(row, group, weight)` for every row that counts: selected by `filter` and
+/// non-NULL in `values` (when given).
+#[inline]
+pub(crate) fn for_each_row(
+    n: usize,
+    groups: &[u32],
+    weights: Option<&[i64]>,
+    filter: Option<&BooleanArray>,
+    values: Option<&dyn datafusion::arrow::array::Array>,
+    mut f: impl FnMut(usize, usize, i64),
+) {
+    let nulls = values.and_then(|v| v.logical_nulls());
+    for i in 0..n {
+        if let Some(m) = filter
+            && !(m.is_valid(i) && m.value(i))
+        {
+            continue;
+        }
+        if let Some(nb) = &nulls
+            && nb.is_null(i)
+        {
+            continue;
+        }
+        let w = weights.map_or(1, |w| w[i]);
+        f(i, groups[i] as usize, w);
+    }
+}

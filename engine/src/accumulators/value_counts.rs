@@ -1,0 +1,102 @@
+//! value -> count per group, for any orderable type.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt32Array, new_null_array};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::row::{RowConverter, SortField};
+
+use super::for_each_row;
+use crate::error::Result;
+
+/// The multiset of non-NULL values of each group, keyed by Arrow's row encoding, whose byte
+/// order is the value order for every type: one structure serves MIN/MAX, COUNT DISTINCT and
+/// PERCENTILE_DISC over integers, strings and timestamps alike. A value's bytes are copied
+/// only the first time a group sees it; a value whose count drops to zero is removed.
+pub struct ValueCounts {
+    data_type: DataType,
+    converter: RowConverter,
+    groups: Vec<BTreeMap<Box<[u8]>, i64>>,
+}
+
+impl ValueCounts {
+    pub fn new(data_type: DataType) -> Result<Self> {
+        Ok(ValueCounts {
+            converter: RowConverter::new(vec![SortField::new(data_type.clone())])?,
+            data_type,
+            groups: Vec::new(),
+        })
+    }
+
+    pub fn update(
+        &mut self,
+        values: &ArrayRef,
+        groups: &[u32],
+        weights: Option<&[i64]>,
+        filter: Option<&BooleanArray>,
+        num_groups: usize,
+    ) -> Result<()> {
+        if self.groups.len() < num_groups {
+            self.groups.resize_with(num_groups, BTreeMap::new);
+        }
+        let rows = self
+            .converter
+            .convert_columns(std::slice::from_ref(values))?;
+        let maps = &mut self.groups;
+        for_each_row(
+            groups.len(),
+            groups,
+            weights,
+            filter,
+            Some(values.as_ref()),
+            |i, g, w| {
+                let bytes = rows.row(i);
+                let bytes = bytes.as_ref();
+                let map = &mut maps[g];
+                match map.get_mut(bytes) {
+                    Some(c) => {
+                        *c += w;
+                        if *c == 0 {
+                            map.remove(bytes);
+                        }
+                    }
+                    None if w != 0 => {
+                        map.insert(bytes.into(), w);
+                    }
+                    None => {}
+                }
+            },
+        );
+        Ok(())
+    }
+
+    /// The values of group `g` in ascending order with their counts.
+    pub fn group(&self, g: u32) -> Option<&BTreeMap<Box<[u8]>, i64>> {
+        self.groups.get(g as usize)
+    }
+
+    /// Decodes one value per entry, NULL where `None`.
+    pub fn decode<'a>(&self, picks: &[Option<&'a [u8]>]) -> Result<ArrayRef> {
+        let present: Vec<&[u8]> = picks.iter().flatten().copied().collect();
+        if present.is_empty() {
+            return Ok(new_null_array(&self.data_type, picks.len()));
+        }
+        let parser = self.converter.parser();
+        let decoded = self
+            .converter
+            .convert_rows(present.iter().map(|b| parser.parse(b)))?
+            .remove(0);
+        let mut next = 0u32;
+        let indices: UInt32Array = picks
+            .iter()
+            .map(|p| {
+                p.map(|_| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        Ok(take(decoded.as_ref(), &indices, None)?)
+    }
+}

@@ -1,0 +1,716 @@
+//! [`Database`]: SQL text in, Arrow results out. The server wraps exactly this.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use palisade_connectors::{SourceSpec, open_source};
+use palisade_sql::statement::{
+    CreateMaterializedView, CreateSource, DropObject, Insert, ObjectKind, ShowObjects,
+};
+use palisade_sql::{PlanErrorKind, Statement, parse_statements};
+use sqlparser::ast::{Query, Statement as SqlStatement};
+use tokio::sync::watch;
+
+use crate::dataflow::{Dataflow, Progress, SourceFlow, ViewFlow};
+use crate::error::{EngineError, Result};
+use crate::operators::Change;
+use crate::planner::{plan_view, windowed_schema};
+use crate::schema_table::SchemaTable;
+use crate::source_runner::{BATCH_ROWS, SourceRunner};
+use crate::view_table::{ViewProvider, ViewTable};
+
+/// What one statement returns.
+#[derive(Debug, Clone)]
+pub enum StatementResult {
+    Rows {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+    /// A command without rows; `tag` is its PostgreSQL-style command tag.
+    Done { tag: &'static str },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseOptions {
+    /// Keep every ingested batch per source, so tests can run the batch oracle over them.
+    pub record_inputs: bool,
+    /// Wall-clock time sources treat as "now" at creation (tests pin it); None: the clock.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// A source as created.
+#[derive(Debug, Clone)]
+pub struct SourceDef {
+    pub name: String,
+    pub spec: SourceSpec,
+    pub created_at: DateTime<Utc>,
+    pub sql: String,
+}
+
+/// A materialized view as created.
+#[derive(Debug, Clone)]
+pub struct ViewDef {
+    pub name: String,
+    /// The query as the user wrote it (before TUMBLE/HOP rewriting).
+    pub query: Query,
+    pub upstream: String,
+    pub sql: String,
+    /// Recomputed whole on each change, because no window bounds its window functions or
+    /// ORDER BY (shown by SHOW MATERIALIZED VIEWS).
+    pub whole_view: bool,
+    /// Publishes window replacements (an aggregate or a view over one), not appends.
+    pub replaces: bool,
+}
+
+/// Sources and views in creation order.
+#[derive(Debug, Clone, Default)]
+pub struct Definitions {
+    pub sources: Vec<SourceDef>,
+    pub views: Vec<ViewDef>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    sources: BTreeMap<String, SourceDef>,
+    views: BTreeMap<String, ViewDef>,
+    runners: BTreeMap<String, SourceRunner>,
+    /// Creation order of every object, for SHOW and the oracle.
+    order: Vec<String>,
+}
+
+/// An in-process Palisade: a catalog of sources and materialized views kept up to date
+/// as events arrive, queried with SQL.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// DDL runs one statement at a time; ingest never waits on it except while a view is
+    /// attached.
+    catalog: tokio::sync::Mutex<Catalog>,
+    dataflow: Arc<Mutex<Dataflow>>,
+    /// Where SELECTs run: every view registered as a table.
+    query: SessionContext,
+    options: DatabaseOptions,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self::new(DatabaseOptions::default())
+    }
+}
+
+impl Database {
+    pub fn new(options: DatabaseOptions) -> Self {
+        Database {
+            inner: Arc::new(Inner {
+                catalog: tokio::sync::Mutex::new(Catalog::default()),
+                dataflow: Arc::new(Mutex::new(Dataflow::default())),
+                query: palisade_sql::planner::new_session(),
+                options,
+            }),
+        }
+    }
+
+    fn dataflow(&self) -> MutexGuard<'_, Dataflow> {
+        // Ingest holds this lock per batch; a panic there leaves views at a batch boundary.
+        self.inner
+            .dataflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs every statement of `sql` in order, stopping at the first error.
+    pub async fn execute(&self, sql: &str) -> Result<Vec<StatementResult>> {
+        let statements = parse_statements(sql)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for located in statements {
+            let result = match located.statement {
+                Statement::CreateSource(s) => self.create_source(s, &located.text).await?,
+                Statement::CreateMaterializedView(v) => self.create_view(v, &located.text).await?,
+                Statement::Drop(d) => self.drop_object(d).await?,
+                Statement::Show(ShowObjects::Sources) => self.show_sources().await?,
+                Statement::Show(ShowObjects::MaterializedViews) => self.show_views().await?,
+                Statement::Flush => self.flush().await?,
+                Statement::Query(q) => self.query(*q).await?,
+                Statement::Insert(i) => self.insert(i).await?,
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// Runs one query and returns its rows (convenience for tests and embedding).
+    pub async fn query_batches(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let mut results = self.execute(sql).await?;
+        match results.pop() {
+            Some(StatementResult::Rows { batches, .. }) => Ok(batches),
+            _ => Err(EngineError::plan(
+                PlanErrorKind::Other,
+                "statement returned no rows",
+            )),
+        }
+    }
+
+    /// Delivers `batch` to every view over `source`, as if its connector had read it. For
+    /// `connector = 'embedded'` sources this is the only way events arrive.
+    pub fn push_batch(&self, source: &str, batch: RecordBatch) -> Result<()> {
+        let mut flow = self.dataflow();
+        if !flow.sources.contains_key(source) {
+            return Err(EngineError::plan(
+                PlanErrorKind::UndefinedTable,
+                format!("source \"{source}\" does not exist"),
+            ));
+        }
+        flow.ingest(source, batch)
+    }
+
+    /// Every batch `source` ingested (empty unless [`DatabaseOptions::record_inputs`]).
+    pub fn recorded_inputs(&self, source: &str) -> Vec<RecordBatch> {
+        self.dataflow()
+            .sources
+            .get(source)
+            .and_then(|s| s.recorded.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sources and views in creation order.
+    pub async fn definitions(&self) -> Definitions {
+        let catalog = self.inner.catalog.lock().await;
+        let mut d = Definitions::default();
+        for name in &catalog.order {
+            if let Some(s) = catalog.sources.get(name) {
+                d.sources.push(s.clone());
+            } else if let Some(v) = catalog.views.get(name) {
+                d.views.push(v.clone());
+            }
+        }
+        d
+    }
+
+    /// The schema of a source or view.
+    pub fn relation_schema(&self, name: &str) -> Option<SchemaRef> {
+        let flow = self.dataflow();
+        flow.sources
+            .get(name)
+            .map(|s| Arc::clone(&s.schema))
+            .or_else(|| flow.views.get(name).map(|v| v.table.schema()))
+    }
+
+    async fn create_source(&self, stmt: CreateSource, sql: &str) -> Result<StatementResult> {
+        let mut catalog = self.inner.catalog.lock().await;
+        if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
+            return Ok(StatementResult::Done {
+                tag: "CREATE_SOURCE",
+            });
+        }
+        let schema = Arc::new(Schema::new(
+            stmt.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let spec = SourceSpec {
+            connector: stmt.connector.clone(),
+            options: stmt.options.clone(),
+            schema: Arc::clone(&schema),
+        };
+        let created_at = self.inner.options.now.unwrap_or_else(Utc::now);
+        let reader = open_source(&spec, created_at)?;
+        let (progress, _) = watch::channel(Progress::default());
+        self.dataflow().sources.insert(
+            stmt.name.clone(),
+            SourceFlow {
+                schema: Arc::clone(&schema),
+                subscribers: vec![],
+                progress,
+                recorded: self.inner.options.record_inputs.then(Vec::new),
+            },
+        );
+        self.inner.query.register_table(
+            stmt.name.as_str(),
+            Arc::new(SchemaTable {
+                name: stmt.name.clone(),
+                schema,
+            }),
+        )?;
+        if let Some(reader) = reader {
+            let runner =
+                SourceRunner::start(stmt.name.clone(), reader, Arc::clone(&self.inner.dataflow));
+            catalog.runners.insert(stmt.name.clone(), runner);
+        }
+        tracing::info!(source = %stmt.name, connector = %stmt.connector, "created source");
+        catalog.order.push(stmt.name.clone());
+        catalog.sources.insert(
+            stmt.name.clone(),
+            SourceDef {
+                name: stmt.name,
+                spec,
+                created_at,
+                sql: sql.to_string(),
+            },
+        );
+        Ok(StatementResult::Done {
+            tag: "CREATE_SOURCE",
+        })
+    }
+
+    async fn create_view(
+        &self,
+        stmt: CreateMaterializedView,
+        sql: &str,
+    ) -> Result<StatementResult> {
+        let mut catalog = self.inner.catalog.lock().await;
+        if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
+            return Ok(StatementResult::Done {
+                tag: "CREATE_MATERIALIZED_VIEW",
+            });
+        }
+        let mut query = (*stmt.query).clone();
+        palisade_sql::ties::break_row_number_ties(&mut query);
+        let windows = palisade_sql::window::rewrite_for_streaming(&mut query)?;
+
+        // Plan in a session that knows every relation and this view's window placeholders.
+        let session = palisade_sql::planner::new_session();
+        {
+            let flow = self.dataflow();
+            for (name, s) in &flow.sources {
+                session.register_table(
+                    name.as_str(),
+                    Arc::new(SchemaTable {
+                        name: name.clone(),
+                        schema: Arc::clone(&s.schema),
+                    }),
+                )?;
+            }
+            for (name, v) in &flow.views {
+                session
+                    .register_table(name.as_str(), Arc::new(ViewProvider(Arc::clone(&v.table))))?;
+            }
+            for call in &windows {
+                let relation = flow
+                    .sources
+                    .get(&call.relation)
+                    .map(|s| Arc::clone(&s.schema))
+                    .or_else(|| flow.views.get(&call.relation).map(|v| v.table.schema()))
+                    .ok_or_else(|| {
+                        EngineError::Sql(palisade_sql::SqlError::plan(
+                            PlanErrorKind::UndefinedTable,
+                            format!("relation \"{}\" does not exist", call.relation),
+                            call.position,
+                        ))
+                    })?;
+                session.register_table(
+                    call.placeholder.as_str(),
+                    Arc::new(SchemaTable {
+                        name: call.relation.clone(),
+                        schema: windowed_schema(&relation, call)?,
+                    }),
+                )?;
+            }
+        }
+        let logical = palisade_sql::planner::plan_query(&session, &query).await?;
+        let plan = plan_view(&logical, &windows, &session.state()).await?;
+        let upstream = plan.upstream.0.clone();
+        // Whether this view's changes are window replacements (an aggregate, or anything
+        // over one) rather than appended rows.
+        let upstream_replaces = catalog.views.get(&upstream).is_some_and(|v| v.replaces);
+        let replaces = plan.aggregate || upstream_replaces;
+        let mut names = std::collections::HashSet::new();
+        for f in plan.schema.fields() {
+            if !names.insert(f.name().clone()) {
+                return Err(EngineError::plan(
+                    PlanErrorKind::DuplicateObject,
+                    format!(
+                        "column \"{}\" appears twice in the view; give one an alias",
+                        f.name()
+                    ),
+                ));
+            }
+        }
+        let table = Arc::new(ViewTable::new(Arc::clone(&plan.schema), plan.order.clone()));
+
+        {
+            let mut flow = self.dataflow();
+            flow.views.insert(
+                stmt.name.clone(),
+                ViewFlow {
+                    operators: plan.operators,
+                    table: Arc::clone(&table),
+                    subscribers: vec![],
+                    errors: 0,
+                    last_error: None,
+                },
+            );
+            // Catch up with what the upstream already delivered, then subscribe, under one
+            // lock so no batch falls between.
+            if let Some(source) = catalog.sources.get(&upstream) {
+                let delivered = flow
+                    .sources
+                    .get(&upstream)
+                    .map_or(0, |s| s.progress.borrow().delivered);
+                if delivered > 0 {
+                    backfill_from_source(&mut flow, &stmt.name, source, delivered)?;
+                }
+                if let Some(s) = flow.sources.get_mut(&upstream) {
+                    s.subscribers.push(stmt.name.clone());
+                }
+            } else if let Some(up) = flow.views.get(&upstream) {
+                let changes: Vec<Change> = up
+                    .table
+                    .partitions()
+                    .into_iter()
+                    .map(|(partition, rows)| {
+                        if !upstream_replaces {
+                            Change::Insert(rows)
+                        } else {
+                            Change::Replace {
+                                partition,
+                                old: None,
+                                new: Some(rows),
+                            }
+                        }
+                    })
+                    .collect();
+                if !changes.is_empty() {
+                    flow.push(&stmt.name, changes);
+                }
+                if let Some(up) = flow.views.get_mut(&upstream) {
+                    up.subscribers.push(stmt.name.clone());
+                }
+            } else {
+                flow.views.remove(&stmt.name);
+                return Err(EngineError::plan(
+                    PlanErrorKind::UndefinedTable,
+                    format!("relation \"{upstream}\" does not exist"),
+                ));
+            }
+            // Publishes the first rows of views that have some before any event.
+            flow.push(&stmt.name, vec![]);
+        }
+        self.inner
+            .query
+            .register_table(stmt.name.as_str(), Arc::new(ViewProvider(table)))?;
+        if let Some(runner) = catalog.runners.get(&upstream) {
+            runner.attach();
+        }
+        tracing::info!(view = %stmt.name, upstream = %upstream, "created materialized view");
+        catalog.order.push(stmt.name.clone());
+        catalog.views.insert(
+            stmt.name.clone(),
+            ViewDef {
+                name: stmt.name,
+                query: (*stmt.query).clone(),
+                upstream,
+                sql: sql.to_string(),
+                whole_view: plan.whole_view,
+                replaces,
+            },
+        );
+        Ok(StatementResult::Done {
+            tag: "CREATE_MATERIALIZED_VIEW",
+        })
+    }
+
+    async fn drop_object(&self, stmt: DropObject) -> Result<StatementResult> {
+        let mut catalog = self.inner.catalog.lock().await;
+        let tag = match stmt.kind {
+            ObjectKind::Source => "DROP_SOURCE",
+            ObjectKind::MaterializedView => "DROP_MATERIALIZED_VIEW",
+        };
+        let present = match stmt.kind {
+            ObjectKind::Source => catalog.sources.contains_key(&stmt.name),
+            ObjectKind::MaterializedView => catalog.views.contains_key(&stmt.name),
+        };
+        if !present {
+            if stmt.if_exists {
+                return Ok(StatementResult::Done { tag });
+            }
+            let other =
+                catalog.sources.contains_key(&stmt.name) || catalog.views.contains_key(&stmt.name);
+            let hint = if other { " (it is not a " } else { "" };
+            let message = if other {
+                format!("\"{}\" exists{hint}{})", stmt.name, stmt.kind.describe())
+            } else {
+                format!("{} \"{}\" does not exist", stmt.kind.describe(), stmt.name)
+            };
+            return Err(EngineError::plan(PlanErrorKind::UndefinedTable, message));
+        }
+        if let Some(dependent) = catalog.views.values().find(|v| v.upstream == stmt.name) {
+            return Err(EngineError::plan(
+                PlanErrorKind::DependentObjects,
+                format!(
+                    "cannot drop {} \"{}\": materialized view \"{}\" depends on it",
+                    stmt.kind.describe(),
+                    stmt.name,
+                    dependent.name
+                ),
+            ));
+        }
+        {
+            let mut flow = self.dataflow();
+            match stmt.kind {
+                ObjectKind::Source => {
+                    flow.sources.remove(&stmt.name);
+                }
+                ObjectKind::MaterializedView => {
+                    flow.views.remove(&stmt.name);
+                    for s in flow.sources.values_mut() {
+                        s.subscribers.retain(|v| v != &stmt.name);
+                    }
+                    for v in flow.views.values_mut() {
+                        v.subscribers.retain(|v| v != &stmt.name);
+                    }
+                }
+            }
+        }
+        catalog.runners.remove(&stmt.name);
+        catalog.sources.remove(&stmt.name);
+        catalog.views.remove(&stmt.name);
+        catalog.order.retain(|n| n != &stmt.name);
+        self.inner.query.deregister_table(stmt.name.as_str())?;
+        tracing::info!(name = %stmt.name, "dropped {}", stmt.kind.describe());
+        Ok(StatementResult::Done { tag })
+    }
+
+    /// Waits until every row each source had accepted is reflected in every view.
+    async fn flush(&self) -> Result<StatementResult> {
+        let waits: Vec<(u64, watch::Receiver<Progress>)> = {
+            let catalog = self.inner.catalog.lock().await;
+            let flow = self.dataflow();
+            catalog
+                .runners
+                .iter()
+                .filter_map(|(name, runner)| {
+                    flow.sources
+                        .get(name)
+                        .map(|s| (runner.flush_target(), s.progress.subscribe()))
+                })
+                .collect()
+        };
+        for (target, mut rx) in waits {
+            // A dropped source closes its channel: nothing left to wait for.
+            let _ = rx.wait_for(|p| p.done || p.delivered >= target).await;
+        }
+        Ok(StatementResult::Done { tag: "FLUSH" })
+    }
+
+    async fn show_sources(&self) -> Result<StatementResult> {
+        let catalog = self.inner.catalog.lock().await;
+        let flow = self.dataflow();
+        let mut names = vec![];
+        let mut connectors = vec![];
+        let mut columns = vec![];
+        let mut rows = vec![];
+        let mut status = vec![];
+        for name in catalog
+            .order
+            .iter()
+            .filter(|n| catalog.sources.contains_key(*n))
+        {
+            let def = &catalog.sources[name];
+            names.push(name.clone());
+            connectors.push(def.spec.connector.clone());
+            columns.push(
+                def.spec
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            let progress = flow
+                .sources
+                .get(name)
+                .map(|s| *s.progress.borrow())
+                .unwrap_or_default();
+            rows.push(progress.delivered as i64);
+            let runner = catalog.runners.get(name);
+            status.push(match runner.and_then(|r| r.failure()) {
+                Some(f) => format!("failed: {f}"),
+                None if progress.done => "finished".to_string(),
+                None if runner.is_none() => "embedded".to_string(),
+                None if flow
+                    .sources
+                    .get(name)
+                    .is_some_and(|s| s.subscribers.is_empty()) =>
+                {
+                    "idle (no views)".to_string()
+                }
+                None => "running".to_string(),
+            });
+        }
+        rows_result(vec![
+            ("name", strings(names)),
+            ("connector", strings(connectors)),
+            ("columns", strings(columns)),
+            ("rows_ingested", Arc::new(Int64Array::from(rows))),
+            ("status", strings(status)),
+        ])
+    }
+
+    async fn show_views(&self) -> Result<StatementResult> {
+        let catalog = self.inner.catalog.lock().await;
+        let flow = self.dataflow();
+        let (mut names, mut upstreams, mut rows, mut errors, mut last, mut defs) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for name in catalog
+            .order
+            .iter()
+            .filter(|n| catalog.views.contains_key(*n))
+        {
+            let def = &catalog.views[name];
+            let Some(v) = flow.views.get(name) else {
+                continue;
+            };
+            names.push(name.clone());
+            upstreams.push(def.upstream.clone());
+            rows.push(v.table.row_count() as i64);
+            errors.push(v.errors as i64);
+            last.push(v.last_error.clone());
+            defs.push(def.sql.clone());
+        }
+        rows_result(vec![
+            ("name", strings(names)),
+            ("upstream", strings(upstreams)),
+            ("rows", Arc::new(Int64Array::from(rows))),
+            ("failed_batches", Arc::new(Int64Array::from(errors))),
+            ("last_error", Arc::new(StringArray::from(last))),
+            ("definition", strings(defs)),
+        ])
+    }
+
+    /// INSERT into an embedded source: DataFusion plans the VALUES against the source's
+    /// columns (casts, column lists, defaults to NULL) into a scratch table; the rows are
+    /// then pushed like any batch.
+    async fn insert(&self, stmt: Insert) -> Result<StatementResult> {
+        let schema = {
+            let catalog = self.inner.catalog.lock().await;
+            let Some(def) = catalog.sources.get(&stmt.source) else {
+                let message = if catalog.views.contains_key(&stmt.source) {
+                    format!("cannot INSERT into materialized view \"{}\"", stmt.source)
+                } else {
+                    format!("source \"{}\" does not exist", stmt.source)
+                };
+                return Err(EngineError::plan(PlanErrorKind::UndefinedTable, message));
+            };
+            if def.spec.connector != "embedded" {
+                return Err(EngineError::unsupported(format!(
+                    "INSERT into a source read by connector '{}' (only connector = 'embedded' accepts rows from SQL)",
+                    def.spec.connector
+                )));
+            }
+            Arc::clone(&def.spec.schema)
+        };
+        let session = palisade_sql::planner::new_session();
+        let scratch = Arc::new(MemTable::try_new(Arc::clone(&schema), vec![vec![]])?);
+        session.register_table(
+            stmt.source.as_str(),
+            Arc::clone(&scratch) as Arc<dyn TableProvider>,
+        )?;
+        let plan = session
+            .state()
+            .statement_to_plan(DfStatement::Statement(stmt.statement))
+            .await?;
+        session
+            .execute_logical_plan(plan)
+            .await?
+            .collect()
+            .await
+            .map_err(EngineError::from_execution)?;
+        let batches = scratch.batches[0].read().await.clone();
+        for batch in batches {
+            let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())?;
+            self.push_batch(&stmt.source, batch)?;
+        }
+        Ok(StatementResult::Done { tag: "INSERT" })
+    }
+
+    async fn query(&self, query: Query) -> Result<StatementResult> {
+        let state = self.inner.query.state();
+        let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
+        let plan = state.statement_to_plan(statement).await?;
+        let df = self.inner.query.execute_logical_plan(plan).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(EngineError::from_execution)?;
+        Ok(StatementResult::Rows { schema, batches })
+    }
+}
+
+/// Regenerates rows [0, delivered) of a source for a view created after it started, so every
+/// view sees the source from its first event. Connectors are pure functions of position,
+/// so the rows are the ones the other views saw.
+fn backfill_from_source(
+    flow: &mut Dataflow,
+    view: &str,
+    source: &SourceDef,
+    delivered: u64,
+) -> Result<()> {
+    let Some(mut reader) = open_source(&source.spec, source.created_at)? else {
+        return Ok(());
+    };
+    let mut position = 0u64;
+    while position < delivered {
+        let want = (delivered - position).min(BATCH_ROWS as u64) as usize;
+        let batch = reader.read_range(position, want)?;
+        if batch.num_rows() == 0 {
+            break;
+        }
+        position += batch.num_rows() as u64;
+        flow.push(view, vec![Change::Insert(batch)]);
+    }
+    Ok(())
+}
+
+fn exists(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<bool> {
+    if name.starts_with("__palisade") {
+        return Err(EngineError::plan(
+            PlanErrorKind::InvalidParameter,
+            format!("names starting with __palisade are reserved: \"{name}\""),
+        ));
+    }
+    let kind = if catalog.sources.contains_key(name) {
+        "source"
+    } else if catalog.views.contains_key(name) {
+        "materialized view"
+    } else {
+        return Ok(false);
+    };
+    if if_not_exists {
+        return Ok(true);
+    }
+    Err(EngineError::plan(
+        PlanErrorKind::DuplicateObject,
+        format!("{kind} \"{name}\" already exists"),
+    ))
+}
+
+fn strings(v: Vec<String>) -> ArrayRef {
+    Arc::new(StringArray::from(v))
+}
+
+fn rows_result(columns: Vec<(&str, ArrayRef)>) -> Result<StatementResult> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )?;
+    Ok(StatementResult::Rows {
+        schema,
+        batches: vec![batch],
+    })
+}

@@ -1,0 +1,103 @@
+//! The running views: where an ingested batch goes, view by view.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use tokio::sync::watch;
+
+use crate::error::{EngineError, Result};
+use crate::operators::{Change, Operator};
+use crate::view_table::ViewTable;
+
+/// How far a source's delivery has come; FLUSH waits on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows ingested into every view reading the source.
+    pub delivered: u64,
+    /// The source will deliver no more rows (bounded and done, stopped, or failed).
+    pub done: bool,
+}
+
+pub struct SourceFlow {
+    pub schema: SchemaRef,
+    /// Views reading this source directly, in creation order.
+    pub subscribers: Vec<String>,
+    pub progress: watch::Sender<Progress>,
+    /// Every batch ingested, when the database records inputs for the oracle.
+    pub recorded: Option<Vec<RecordBatch>>,
+}
+
+pub struct ViewFlow {
+    pub operators: Vec<Box<dyn Operator>>,
+    pub table: Arc<ViewTable>,
+    /// Views reading this view, in creation order.
+    pub subscribers: Vec<String>,
+    /// Batches this view could not process (their error is in `last_error`).
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+/// All pipelines, behind one lock taken per batch (never per event). Ingest order is the
+/// order batches are pushed, so every view sees the same sequence.
+#[derive(Default)]
+pub struct Dataflow {
+    pub sources: BTreeMap<String, SourceFlow>,
+    pub views: BTreeMap<String, ViewFlow>,
+}
+
+impl Dataflow {
+    /// Runs `batch` of `source` through every view that reads it.
+    pub fn ingest(&mut self, source: &str, batch: RecordBatch) -> Result<()> {
+        let flow = self
+            .sources
+            .get_mut(source)
+            .ok_or_else(|| EngineError::Internal(format!("no source {source}")))?;
+        if batch.schema().fields() != flow.schema.fields() {
+            return Err(EngineError::Data(format!(
+                "batch for source {source} has schema {:?}, expected {:?}",
+                batch.schema(),
+                flow.schema
+            )));
+        }
+        let rows = batch.num_rows() as u64;
+        if let Some(r) = &mut flow.recorded {
+            r.push(batch.clone());
+        }
+        let subscribers = flow.subscribers.clone();
+        for view in subscribers {
+            self.push(&view, vec![Change::Insert(batch.clone())]);
+        }
+        if let Some(flow) = self.sources.get(source) {
+            flow.progress.send_modify(|p| p.delivered += rows);
+        }
+        Ok(())
+    }
+
+    /// Runs `changes` through `view` and on to the views over it. A failure is recorded on
+    /// the view (SHOW MATERIALIZED VIEWS shows it) and does not stop other views.
+    pub fn push(&mut self, view: &str, changes: Vec<Change>) {
+        let Some(flow) = self.views.get_mut(view) else {
+            return;
+        };
+        let mut result = Ok(changes);
+        for op in flow.operators.iter_mut() {
+            result = result.and_then(|c| op.process(c));
+        }
+        let out = result.and_then(|c| flow.table.apply(c));
+        match out {
+            Ok(out) => {
+                let subscribers = flow.subscribers.clone();
+                for sub in subscribers {
+                    self.push(&sub, out.clone());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(view, error = %e, "a batch failed in a materialized view");
+                flow.errors += 1;
+                flow.last_error = Some(e.to_string());
+            }
+        }
+    }
+}

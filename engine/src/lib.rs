@@ -1,0 +1,34 @@
+//! Palisade's engine: a catalog of sources and materialized views, each view an incremental
+//! pipeline over Arrow batches, read through DataFusion.
+//!
+//! # Layout
+//! - [`database`]: [`Database`], the entry point: executes SQL text, returns Arrow results;
+//!   owns the catalog, source runners and the dataflow.
+//! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
+//!   aggregate, and the per-window part above it.
+//! - [`operators`]: the pipeline stages behind the [`operators::Operator`] trait, one per
+//!   file: window assignment, filter, projection, grouped aggregate, per-window post-step.
+//! - [`accumulators`]: incremental aggregate functions behind
+//!   [`accumulators::GroupAccumulator`], one per file.
+//! - [`group_keys`]: GROUP BY keys to dense group ids.
+//! - [`dataflow`]: routes ingested batches through every view and on to views over views.
+//! - [`source_runner`]: drives a connector's reader on a thread, paced, into the dataflow.
+//! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
+//! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
+//! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
+//! - [`error`]: [`EngineError`], by who is at fault.
+
+pub mod accumulators;
+pub mod database;
+pub mod dataflow;
+pub mod error;
+pub mod group_keys;
+pub mod operators;
+pub mod planner;
+pub mod schema_table;
+pub mod slot;
+pub mod source_runner;
+pub mod view_table;
+
+pub use database::{Database, DatabaseOptions, Definitions, SourceDef, StatementResult, ViewDef};
+pub use error::{EngineError, Result};

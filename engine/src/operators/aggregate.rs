@@ -1,0 +1,255 @@
+//! GROUP BY with incremental aggregate state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::physical_expr::PhysicalExpr;
+
+use super::{Change, Operator, PartitionKey, WHOLE_VIEW};
+use crate::accumulators::{AggregateCall, GroupAccumulator, create};
+use crate::error::{EngineError, Result};
+use crate::group_keys::GroupKeys;
+
+/// The window of rows whose `window_start` is NULL (a NULL event time under TUMBLE).
+pub const NULL_WINDOW: PartitionKey = i64::MIN + 1;
+
+/// One aggregate call with its compiled argument and FILTER expressions.
+pub struct AggregateInput {
+    pub call: AggregateCall,
+    pub args: Vec<Arc<dyn PhysicalExpr>>,
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+/// Aggregate state per (group key, window), updated batch by batch.
+///
+/// Each batch: the GROUP BY expressions are evaluated over the whole batch, keys are interned
+/// into dense group ids ([`GroupKeys`]), and every accumulator folds the batch into those ids
+/// in one vectorised pass; each row carries a weight (+1 for appended events, -1/+1 for a
+/// window an upstream view replaced). Groups are indexed by window (`window_start`, when the
+/// key has it), so the output is, for every window the batch touched, that window's complete
+/// aggregated rows; no other window is read. A group whose row count returns to zero is
+/// left out of the output, as SQL would not produce it.
+pub struct GroupAggregate {
+    group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    inputs: Vec<AggregateInput>,
+    accumulators: Vec<Box<dyn GroupAccumulator>>,
+    /// None for an aggregate without GROUP BY: one group that always exists.
+    keys: Option<GroupKeys>,
+    /// Index of `window_start` among the GROUP BY expressions.
+    window_key: Option<usize>,
+    /// Input rows per group, net of retractions.
+    rows: Vec<i64>,
+    /// Groups of each window, in order of first appearance.
+    windows: BTreeMap<PartitionKey, Vec<u32>>,
+    schema: SchemaRef,
+    /// Scratch buffer for group ids, reused across batches.
+    ids: Vec<u32>,
+    /// Whether an aggregate without GROUP BY has published its one row yet (it exists
+    /// before any event, as `SELECT COUNT(*) FROM empty` has one row).
+    announced: bool,
+}
+
+impl GroupAggregate {
+    pub fn new(
+        group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+        group_types: Vec<datafusion::arrow::datatypes::DataType>,
+        inputs: Vec<AggregateInput>,
+        window_key: Option<usize>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        let accumulators = inputs
+            .iter()
+            .map(|i| create(&i.call))
+            .collect::<Result<Vec<_>>>()?;
+        let keys = if group_exprs.is_empty() {
+            None
+        } else {
+            Some(GroupKeys::new(&group_types)?)
+        };
+        let mut windows = BTreeMap::new();
+        let mut rows = Vec::new();
+        if keys.is_none() {
+            windows.insert(WHOLE_VIEW, vec![0]);
+            rows.push(0);
+        }
+        Ok(GroupAggregate {
+            group_exprs,
+            inputs,
+            accumulators,
+            keys,
+            window_key,
+            rows,
+            windows,
+            schema,
+            ids: Vec::new(),
+            announced: false,
+        })
+    }
+
+    fn partition_of(values: &[i64], column: &ArrayRef, row: usize) -> PartitionKey {
+        if column.is_null(row) {
+            return NULL_WINDOW;
+        }
+        values[row]
+    }
+
+    fn update(
+        &mut self,
+        batch: &RecordBatch,
+        weight: i64,
+        touched: &mut BTreeSet<PartitionKey>,
+    ) -> Result<()> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let eval = |e: &Arc<dyn PhysicalExpr>| -> Result<ArrayRef> {
+            e.evaluate(batch)
+                .and_then(|v| v.into_array(n))
+                .map_err(EngineError::from_execution)
+        };
+        let key_columns = self
+            .group_exprs
+            .iter()
+            .map(eval)
+            .collect::<Result<Vec<_>>>()?;
+        let mut ids = std::mem::take(&mut self.ids);
+        match &mut self.keys {
+            None => {
+                ids.clear();
+                ids.resize(n, 0);
+                touched.insert(WHOLE_VIEW);
+            }
+            Some(keys) => {
+                let window_column = self.window_key.map(|i| &key_columns[i]);
+                // window_start is a timestamp: its values are i64 in the column's unit.
+                let window_data = window_column.map(|c| c.to_data());
+                let window_values: &[i64] =
+                    window_data.as_ref().map_or(&[], |d| d.buffer::<i64>(0));
+                let windows = &mut self.windows;
+                keys.intern(&key_columns, &mut ids, |id, row| {
+                    let w = window_column
+                        .map_or(WHOLE_VIEW, |c| Self::partition_of(window_values, c, row));
+                    windows.entry(w).or_default().push(id);
+                })?;
+                match window_column {
+                    None => {
+                        touched.insert(WHOLE_VIEW);
+                    }
+                    Some(c) => {
+                        let mut last = None;
+                        for row in 0..n {
+                            let w = Self::partition_of(window_values, c, row);
+                            if last != Some(w) {
+                                touched.insert(w);
+                                last = Some(w);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let num_groups = self.keys.as_ref().map_or(1, |k| k.len());
+        self.rows.resize(num_groups, 0);
+        for &g in &ids {
+            self.rows[g as usize] += weight;
+        }
+        let weights = (weight != 1).then(|| vec![weight; n]);
+        for (input, acc) in self.inputs.iter().zip(self.accumulators.iter_mut()) {
+            let args = input.args.iter().map(eval).collect::<Result<Vec<_>>>()?;
+            let filter = input.filter.as_ref().map(eval).transpose()?;
+            let filter = match &filter {
+                Some(f) => Some(
+                    f.as_any()
+                        .downcast_ref::<BooleanArray>()
+                        .ok_or_else(|| EngineError::Internal("FILTER is not boolean".into()))?,
+                ),
+                None => None,
+            };
+            acc.update(&args, &ids, weights.as_deref(), filter, num_groups)?;
+        }
+        self.ids = ids;
+        Ok(())
+    }
+
+    /// The aggregated rows of one window, or None when it has none.
+    fn window_rows(&self, window: PartitionKey) -> Result<Option<RecordBatch>> {
+        let global = self.keys.is_none();
+        let groups: Vec<u32> = match self.windows.get(&window) {
+            Some(g) => g
+                .iter()
+                .copied()
+                .filter(|&g| global || self.rows[g as usize] > 0)
+                .collect(),
+            None => vec![],
+        };
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        let mut columns = match &self.keys {
+            Some(keys) => keys.columns(&groups)?,
+            None => vec![],
+        };
+        for acc in &self.accumulators {
+            columns.push(acc.evaluate(&groups)?);
+        }
+        // The plan's schema may mark columns non-nullable that our arrays mark nullable.
+        let columns = columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .map(|(c, f)| {
+                if c.data_type() == f.data_type() {
+                    Ok(c)
+                } else {
+                    datafusion::arrow::compute::cast(&c, f.data_type())
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(groups.len()));
+        Ok(Some(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            columns,
+            &options,
+        )?))
+    }
+}
+
+impl Operator for GroupAggregate {
+    fn name(&self) -> &'static str {
+        "GroupAggregate"
+    }
+
+    fn process(&mut self, input: Vec<Change>) -> Result<Vec<Change>> {
+        let mut touched = BTreeSet::new();
+        if self.keys.is_none() && !self.announced {
+            touched.insert(WHOLE_VIEW);
+            self.announced = true;
+        }
+        for change in input {
+            match change {
+                Change::Insert(b) => self.update(&b, 1, &mut touched)?,
+                Change::Replace { old, new, .. } => {
+                    if let Some(old) = old {
+                        self.update(&old, -1, &mut touched)?;
+                    }
+                    if let Some(new) = new {
+                        self.update(&new, 1, &mut touched)?;
+                    }
+                }
+            }
+        }
+        touched
+            .into_iter()
+            .map(|w| {
+                Ok(Change::Replace {
+                    partition: w,
+                    old: None,
+                    new: self.window_rows(w)?,
+                })
+            })
+            .collect()
+    }
+}

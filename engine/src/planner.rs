@@ -1,0 +1,561 @@
+//! A view's DataFusion logical plan to a streaming pipeline.
+//!
+//! The plan is split in three: the per-event part (scan, window assignment, WHERE,
+//! projections) becomes row-wise operators; the aggregate becomes [`GroupAggregate`]; the part
+//! above it (window functions, HAVING, ORDER BY) stays a DataFusion plan run per window by
+//! [`WindowLocal`]. A plan without aggregate is an append-only view: per-event part only.
+
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::datasource::provider_as_source;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use datafusion::physical_expr::execution_props::ExecutionProps;
+use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
+use palisade_sql::PlanErrorKind;
+use palisade_sql::window::{PLACEHOLDER_PREFIX, WindowCall};
+
+use crate::accumulators::AggregateCall;
+use crate::error::{EngineError, Result};
+use crate::operators::Operator;
+use crate::operators::aggregate::{AggregateInput, GroupAggregate};
+use crate::operators::filter::Filter;
+use crate::operators::post_aggregate::WindowLocal;
+use crate::operators::project::Project;
+use crate::operators::window_assign::WindowAssign;
+use crate::slot::SlotTable;
+use crate::view_table::ReadOrder;
+
+/// The name window columns must have for a view to be split by window.
+pub const WINDOW_START: &str = "window_start";
+
+/// What feeds a view: a source's events or another view's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream(pub String);
+
+pub struct StreamingPlan {
+    pub upstream: Upstream,
+    pub operators: Vec<Box<dyn Operator>>,
+    pub schema: SchemaRef,
+    pub order: ReadOrder,
+    /// True when the view recomputes all its rows on every change (no usable window).
+    pub whole_view: bool,
+    /// True when the view aggregates (its changes are window replacements).
+    pub aggregate: bool,
+}
+
+/// Builds the pipeline for `plan`. `windows` are the TUMBLE/HOP calls the sql crate replaced
+/// with placeholder tables; `relation_schema` gives a source's or view's schema.
+pub async fn plan_view(
+    plan: &LogicalPlan,
+    windows: &[WindowCall],
+    state: &SessionState,
+) -> Result<StreamingPlan> {
+    // Walk down through the part above the aggregate.
+    let mut upper = Vec::new();
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Aggregate(_) | LogicalPlan::TableScan(_) => break,
+            LogicalPlan::Projection(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::Window(_)
+            | LogicalPlan::SubqueryAlias(_) => {}
+            LogicalPlan::Sort(s) if s.fetch.is_none() => {}
+            other => return Err(unsupported_node(other)),
+        }
+        upper.push(node);
+        node = single_input(node)?;
+    }
+    match node {
+        LogicalPlan::Aggregate(agg) => plan_aggregate(plan, &upper, agg, windows, state).await,
+        _ => plan_append_only(plan, &upper, windows),
+    }
+}
+
+fn single_input(node: &LogicalPlan) -> Result<&LogicalPlan> {
+    match node.inputs().as_slice() {
+        [one] => Ok(one),
+        _ => Err(unsupported_node(node)),
+    }
+}
+
+fn unsupported_node(node: &LogicalPlan) -> EngineError {
+    let what = match node {
+        LogicalPlan::Join(_) => "JOIN in a materialized view".to_string(),
+        LogicalPlan::Limit(_) => "LIMIT in a materialized view".to_string(),
+        LogicalPlan::Sort(_) => "ORDER BY ... LIMIT in a materialized view".to_string(),
+        LogicalPlan::Distinct(_) => {
+            "SELECT DISTINCT in a materialized view (use GROUP BY)".to_string()
+        }
+        LogicalPlan::Union(_) => "UNION in a materialized view".to_string(),
+        LogicalPlan::Aggregate(_) => {
+            "more than one level of GROUP BY in a materialized view".to_string()
+        }
+        LogicalPlan::Window(_) => {
+            "window functions over events that are not aggregated".to_string()
+        }
+        LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => {
+            "a materialized view that reads no source".to_string()
+        }
+        LogicalPlan::Subquery(_) => "subqueries in a materialized view".to_string(),
+        other => format!("{} in a materialized view", other.display()),
+    };
+    EngineError::unsupported(what)
+}
+
+fn physical(expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+    Ok(create_physical_expr(
+        expr,
+        schema,
+        &ExecutionProps::new(),
+        &PhysicalPlanningContext::default(),
+    )?)
+}
+
+fn arrow_schema(schema: &DFSchema) -> SchemaRef {
+    Arc::new(schema.as_arrow().clone())
+}
+
+/// Row-wise operators for the chain from the scan up to (not including) `top`'s input end;
+/// returns the upstream relation. `chain` is ordered from the top down.
+fn plan_chain(
+    chain: &[&LogicalPlan],
+    scan: &LogicalPlan,
+    windows: &[WindowCall],
+) -> Result<(Upstream, Vec<Box<dyn Operator>>)> {
+    let LogicalPlan::TableScan(scan) = scan else {
+        return Err(unsupported_node(scan));
+    };
+    let table = scan.table_name.table().to_string();
+    let mut ops: Vec<Box<dyn Operator>> = Vec::new();
+    let upstream = if let Some(call) = table
+        .strip_prefix(PLACEHOLDER_PREFIX)
+        .and_then(|_| windows.iter().find(|w| w.placeholder == table))
+    {
+        let full = scan.source.schema();
+        let time_index = full.index_of(&call.time_column).map_err(|_| {
+            EngineError::Sql(palisade_sql::SqlError::plan(
+                PlanErrorKind::UndefinedColumn,
+                format!(
+                    "column \"{}\" does not exist in \"{}\"",
+                    call.time_column, call.relation
+                ),
+                call.position,
+            ))
+        })?;
+        let time_type = full.field(time_index).data_type().clone();
+        ops.push(Box::new(WindowAssign::new(
+            call.kind.clone(),
+            time_index,
+            time_type,
+            full,
+        )?));
+        Upstream(call.relation.clone())
+    } else {
+        Upstream(table)
+    };
+    if let Some(p) = &scan.projection {
+        let full = scan.source.schema();
+        let exprs = p
+            .iter()
+            .map(|&i| -> Arc<dyn PhysicalExpr> {
+                Arc::new(datafusion::physical_expr::expressions::Column::new(
+                    full.field(i).name(),
+                    i,
+                ))
+            })
+            .collect();
+        ops.push(Box::new(Project::new(
+            exprs,
+            arrow_schema(&scan.projected_schema),
+        )));
+    }
+    for node in chain.iter().rev() {
+        match node {
+            LogicalPlan::Projection(p) => {
+                let input = p.input.schema();
+                let exprs = p
+                    .expr
+                    .iter()
+                    .map(|e| physical(e, input))
+                    .collect::<Result<Vec<_>>>()?;
+                ops.push(Box::new(Project::new(exprs, arrow_schema(&p.schema))));
+            }
+            LogicalPlan::Filter(f) => {
+                ops.push(Box::new(Filter::new(physical(
+                    &f.predicate,
+                    f.input.schema(),
+                )?)));
+            }
+            LogicalPlan::SubqueryAlias(_) | LogicalPlan::Sort(_) => {}
+            other => return Err(unsupported_node(other)),
+        }
+    }
+    Ok((upstream, ops))
+}
+
+/// Collects the nodes between `from` (exclusive) and the scan, top down.
+fn chain_to_scan(from: &LogicalPlan) -> Result<(Vec<&LogicalPlan>, &LogicalPlan)> {
+    let mut chain = Vec::new();
+    let mut node = from;
+    loop {
+        match node {
+            LogicalPlan::TableScan(_) => return Ok((chain, node)),
+            LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+                chain.push(node);
+                node = single_input(node)?;
+            }
+            other => return Err(unsupported_node(other)),
+        }
+    }
+}
+
+fn plan_append_only(
+    plan: &LogicalPlan,
+    upper: &[&LogicalPlan],
+    windows: &[WindowCall],
+) -> Result<StreamingPlan> {
+    let scan = match upper.last() {
+        Some(last) => single_input(last)?,
+        None => plan,
+    };
+    if upper.iter().any(|n| matches!(n, LogicalPlan::Window(_))) {
+        return Err(EngineError::unsupported(
+            "window functions over events that are not aggregated",
+        ));
+    }
+    let (upstream, operators) = plan_chain(upper, scan, windows)?;
+    let schema = arrow_schema(plan.schema());
+    let order = match find_sort(upper)? {
+        None => ReadOrder::Any,
+        Some(sort) => ReadOrder::Columns(sort_columns(&sort.expr, &schema).ok_or_else(|| {
+            EngineError::unsupported(
+                "ORDER BY an expression that is not an output column, in a view without GROUP BY",
+            )
+        })?),
+    };
+    Ok(StreamingPlan {
+        upstream,
+        operators,
+        schema,
+        order,
+        whole_view: false,
+        aggregate: false,
+    })
+}
+
+/// The topmost Sort above which only projections and aliases sit.
+fn find_sort<'a>(upper: &[&'a LogicalPlan]) -> Result<Option<&'a datafusion::logical_expr::Sort>> {
+    for node in upper {
+        match node {
+            LogicalPlan::Sort(s) => return Ok(Some(s)),
+            LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => {}
+            _ => {
+                return Ok(upper
+                    .iter()
+                    .find_map(|n| match n {
+                        LogicalPlan::Sort(_) => Some(()),
+                        _ => None,
+                    })
+                    .map_or(Ok(None), |_| {
+                        Err(EngineError::unsupported(
+                            "ORDER BY inside a subquery of a materialized view",
+                        ))
+                    })?);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn sort_columns(exprs: &[SortExpr], schema: &Schema) -> Option<Vec<(usize, SortOptions)>> {
+    exprs
+        .iter()
+        .map(|s| match &s.expr {
+            Expr::Column(c) => schema.index_of(&c.name).ok().map(|i| {
+                (
+                    i,
+                    SortOptions {
+                        descending: !s.asc,
+                        nulls_first: s.nulls_first,
+                    },
+                )
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is_window_start(e: &Expr) -> bool {
+    matches!(e, Expr::Column(c) if c.name == WINDOW_START)
+}
+
+fn strip_alias(e: &Expr) -> &Expr {
+    match e {
+        Expr::Alias(a) => strip_alias(&a.expr),
+        other => other,
+    }
+}
+
+fn literal_fraction(e: &Expr) -> Result<f64> {
+    let value = match strip_alias(e) {
+        Expr::Literal(v, _) => v.clone(),
+        Expr::Cast(c) => match strip_alias(&c.expr) {
+            Expr::Literal(v, _) => v.cast_to(c.field.data_type())?,
+            _ => {
+                return Err(EngineError::unsupported(
+                    "a percentile fraction that is not a constant",
+                ));
+            }
+        },
+        _ => {
+            return Err(EngineError::unsupported(
+                "a percentile fraction that is not a constant",
+            ));
+        }
+    };
+    match value.cast_to(&datafusion::arrow::datatypes::DataType::Float64)? {
+        ScalarValue::Float64(Some(v)) => Ok(v),
+        _ => Err(EngineError::unsupported("a NULL percentile fraction")),
+    }
+}
+
+async fn plan_aggregate(
+    plan: &LogicalPlan,
+    upper: &[&LogicalPlan],
+    agg: &datafusion::logical_expr::Aggregate,
+    windows: &[WindowCall],
+    state: &SessionState,
+) -> Result<StreamingPlan> {
+    let (chain, scan) = chain_to_scan(&agg.input)?;
+    let (upstream, mut operators) = plan_chain(&chain, scan, windows)?;
+    let input = agg.input.schema();
+
+    if agg
+        .group_expr
+        .iter()
+        .any(|e| matches!(e, Expr::GroupingSet(_)))
+    {
+        return Err(EngineError::unsupported(
+            "GROUPING SETS, CUBE and ROLLUP in a materialized view",
+        ));
+    }
+    let group_exprs = agg
+        .group_expr
+        .iter()
+        .map(|e| physical(e, input))
+        .collect::<Result<Vec<_>>>()?;
+    let group_types = agg
+        .group_expr
+        .iter()
+        .map(|e| Ok(e.get_type(input)?))
+        .collect::<Result<Vec<_>>>()?;
+    let mut window_key = agg.group_expr.iter().position(is_window_start);
+
+    let mut inputs = Vec::new();
+    for (i, e) in agg.aggr_expr.iter().enumerate() {
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = strip_alias(e) else {
+            return Err(EngineError::unsupported(format!(
+                "aggregate expression {e}"
+            )));
+        };
+        let name = func.name().to_string();
+        let percentile = name.starts_with("percentile_");
+        let (value_args, fraction, descending) = if percentile {
+            let fraction = params.args.get(1).map(literal_fraction).transpose()?;
+            let desc = params.order_by.first().is_some_and(|s| !s.asc);
+            (&params.args[..1], fraction, desc)
+        } else {
+            if !params.order_by.is_empty() {
+                return Err(EngineError::unsupported(format!(
+                    "ORDER BY inside {}()",
+                    name.to_uppercase()
+                )));
+            }
+            (&params.args[..], None, false)
+        };
+        let args = value_args
+            .iter()
+            .map(|a| physical(a, input))
+            .collect::<Result<Vec<_>>>()?;
+        let arg_types = value_args
+            .iter()
+            .map(|a| Ok(a.get_type(input)?))
+            .collect::<Result<Vec<_>>>()?;
+        let filter = params
+            .filter
+            .as_ref()
+            .map(|f| physical(f, input))
+            .transpose()?;
+        let output_type = agg
+            .schema
+            .field(agg.group_expr.len() + i)
+            .data_type()
+            .clone();
+        inputs.push(AggregateInput {
+            call: AggregateCall {
+                function: name,
+                distinct: params.distinct,
+                arg_types,
+                output_type,
+                fraction,
+                descending,
+            },
+            args,
+            filter,
+        });
+    }
+
+    // Window functions must stay inside one window for per-window recomputation.
+    let window_local = upper.iter().all(|n| match n {
+        LogicalPlan::Window(w) => w.window_expr.iter().all(|e| match strip_alias(e) {
+            Expr::WindowFunction(wf) => {
+                let WindowFunction { params, .. } = wf.as_ref();
+                params.partition_by.iter().any(is_window_start)
+            }
+            _ => false,
+        }),
+        _ => true,
+    });
+    if !window_local {
+        window_key = None;
+    }
+
+    // ORDER BY: by window first, or by output columns at read time, or the whole view.
+    let final_schema = arrow_schema(plan.schema());
+    let order = match find_sort(upper)? {
+        None => ReadOrder::Any,
+        Some(_) if window_key.is_none() => ReadOrder::Any,
+        Some(sort) if sort.expr.first().is_some_and(|s| is_window_start(&s.expr)) => {
+            ReadOrder::Windows {
+                descending: !sort.expr[0].asc,
+            }
+        }
+        Some(sort) => match sort_columns(&sort.expr, &final_schema) {
+            Some(cols) => ReadOrder::Columns(cols),
+            None => {
+                window_key = None;
+                ReadOrder::Any
+            }
+        },
+    };
+
+    let agg_schema = arrow_schema(&agg.schema);
+    operators.push(Box::new(GroupAggregate::new(
+        group_exprs,
+        group_types,
+        inputs,
+        window_key,
+        Arc::clone(&agg_schema),
+    )?));
+
+    // The part above: a DataFusion plan over a slot holding one window's aggregated rows.
+    let slot = Arc::new(Mutex::new(None));
+    let slot_fields: Vec<Field> = agg_schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Field::new(format!("c{i}"), f.data_type().clone(), true))
+        .collect();
+    let slot_schema = Arc::new(Schema::new(slot_fields));
+    let provider = Arc::new(SlotTable::new(Arc::clone(&slot_schema), Arc::clone(&slot)));
+    let scan = LogicalPlanBuilder::scan("__palisade_slot", provider_as_source(provider), None)?;
+    let renames: Vec<Expr> = agg
+        .schema
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            Expr::Column(Column::new(Some("__palisade_slot"), format!("c{i}")))
+                .alias_qualified(qualifier.cloned(), field.name())
+        })
+        .collect();
+    let replacement = scan.project(renames)?.build()?;
+    let upper_plan = plan
+        .clone()
+        .transform_down(|n| {
+            if matches!(n, LogicalPlan::Aggregate(_)) {
+                Ok(Transformed::new(
+                    replacement.clone(),
+                    true,
+                    TreeNodeRecursion::Jump,
+                ))
+            } else {
+                Ok(Transformed::no(n))
+            }
+        })?
+        .data;
+    let physical_plan = state.create_physical_plan(&upper_plan).await?;
+    let schema = physical_plan.schema();
+    let order = match order {
+        ReadOrder::Columns(_) => {
+            match find_sort(upper)?.and_then(|s| sort_columns(&s.expr, &schema)) {
+                Some(cols) => ReadOrder::Columns(cols),
+                None => ReadOrder::Any,
+            }
+        }
+        other => other,
+    };
+    operators.push(Box::new(WindowLocal::new(
+        physical_plan,
+        slot,
+        state.task_ctx(),
+    )));
+    Ok(StreamingPlan {
+        upstream,
+        operators,
+        schema,
+        order,
+        whole_view: window_key.is_none(),
+        aggregate: true,
+    })
+}
+
+/// A relation's schema plus the window columns, for a placeholder table.
+pub fn windowed_schema(relation: &Schema, call: &WindowCall) -> Result<SchemaRef> {
+    let time = relation.field_with_name(&call.time_column).map_err(|_| {
+        EngineError::Sql(palisade_sql::SqlError::plan(
+            PlanErrorKind::UndefinedColumn,
+            format!(
+                "column \"{}\" does not exist in \"{}\"",
+                call.time_column, call.relation
+            ),
+            call.position,
+        ))
+    })?;
+    if !matches!(
+        time.data_type(),
+        datafusion::arrow::datatypes::DataType::Timestamp(_, _)
+    ) {
+        return Err(EngineError::Sql(palisade_sql::SqlError::plan(
+            PlanErrorKind::DatatypeMismatch,
+            format!(
+                "window time column \"{}\" must be a TIMESTAMP, not {}",
+                call.time_column,
+                time.data_type()
+            ),
+            call.position,
+        )));
+    }
+    let mut fields: Vec<Field> = relation
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for name in [WINDOW_START, "window_end"] {
+        if relation.field_with_name(name).is_ok() {
+            return Err(EngineError::plan(
+                PlanErrorKind::DuplicateObject,
+                format!("\"{}\" already has a column named {name}", call.relation),
+            ));
+        }
+        fields.push(Field::new(name, time.data_type().clone(), true));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}

@@ -1,0 +1,96 @@
+//! The statements Palisade understands, after parsing and before planning.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::DataType;
+use sqlparser::ast::Query;
+
+use crate::error::Position;
+
+/// A statement with where it starts in the text and its own text (for the catalog and errors).
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub statement: Statement,
+    pub position: Position,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Statement {
+    CreateSource(CreateSource),
+    CreateMaterializedView(CreateMaterializedView),
+    Drop(DropObject),
+    Show(ShowObjects),
+    /// Returns once every event accepted before it is reflected in every view.
+    Flush,
+    /// An ad-hoc query over materialized views.
+    Query(Box<Query>),
+    /// `INSERT INTO source [(cols)] VALUES ...` into an embedded source.
+    Insert(Insert),
+}
+
+#[derive(Debug, Clone)]
+pub struct Insert {
+    pub source: String,
+    /// The whole statement, which DataFusion plans against the source's schema.
+    pub statement: Box<sqlparser::ast::Statement>,
+}
+
+/// `CREATE SOURCE name (cols) WITH (connector = '...', ...) FORMAT PLAIN ENCODE JSON`.
+#[derive(Debug, Clone)]
+pub struct CreateSource {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub columns: Vec<ColumnDecl>,
+    /// The `connector` option, lower-cased.
+    pub connector: String,
+    /// Every other `WITH` option, keys lower-cased, values unquoted.
+    pub options: BTreeMap<String, String>,
+    /// `FORMAT x ENCODE y`, lower-cased, when given.
+    pub format: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnDecl {
+    pub name: String,
+    pub data_type: DataType,
+    /// The type as the user wrote it, for SHOW and messages.
+    pub sql_type: String,
+}
+
+/// `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [AS] query`.
+#[derive(Debug, Clone)]
+pub struct CreateMaterializedView {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub query: Box<Query>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Source,
+    MaterializedView,
+}
+
+impl ObjectKind {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ObjectKind::Source => "source",
+            ObjectKind::MaterializedView => "materialized view",
+        }
+    }
+}
+
+/// `DROP SOURCE|MATERIALIZED VIEW [IF EXISTS] name`.
+#[derive(Debug, Clone)]
+pub struct DropObject {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub if_exists: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowObjects {
+    Sources,
+    MaterializedViews,
+}
