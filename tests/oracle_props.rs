@@ -47,7 +47,7 @@ async fn database() -> Database {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn every_view_equals_the_oracle_after_every_batch(

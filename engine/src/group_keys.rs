@@ -80,7 +80,7 @@ impl GroupKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int32Array, StringArray};
+    use datafusion::arrow::array::{Array, Int32Array, StringArray};
     use std::sync::Arc;
 
     #[test]

@@ -95,6 +95,7 @@ fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow:
     }
     let started = Instant::now();
     let rate = reader.rows_per_second();
+    let total = reader.total_rows();
     let mut position = 0u64;
     let finish = |failure: Option<String>| {
         if let Some(f) = failure {
@@ -133,13 +134,24 @@ fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow:
             return finish(None);
         }
         state.accepted.fetch_add(rows, Ordering::SeqCst);
+        position += rows;
+        let last = total.is_some_and(|t| position >= t);
         let result = match dataflow.lock() {
-            Ok(mut flow) => flow.ingest(name, batch),
+            Ok(mut flow) => {
+                let result = flow.ingest(name, batch);
+                // Marked under the same lock, so FLUSH never sees the rows without the end.
+                if last && let Some(s) = flow.sources.get_mut(name) {
+                    s.progress.send_modify(|p| p.done = true);
+                }
+                result
+            }
             Err(_) => return finish(Some("dataflow lock poisoned".into())),
         };
         if let Err(e) = result {
             return finish(Some(e.to_string()));
         }
-        position += rows;
+        if last {
+            return finish(None);
+        }
     }
 }

@@ -146,11 +146,27 @@ impl From<datafusion::error::DataFusionError> for SqlError {
             other => other.to_string(),
         };
         let kind = classify(root, &message);
+        let message = match kind {
+            PlanErrorKind::UndefinedTable => relation_message(&message),
+            _ => message,
+        };
         SqlError::Plan {
             message,
             kind,
             position,
         }
+    }
+}
+
+/// PostgreSQL's wording for DataFusion's "table 'datafusion.public.x' not found".
+fn relation_message(message: &str) -> String {
+    let quoted = message.split('\'').nth(1);
+    match quoted {
+        Some(name) => {
+            let name = name.strip_prefix("datafusion.public.").unwrap_or(name);
+            format!("relation \"{name}\" does not exist")
+        }
+        None => message.to_string(),
     }
 }
 

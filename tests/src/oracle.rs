@@ -9,13 +9,17 @@ use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
 use palisade_engine::Database;
 use sqlparser::ast::Query;
 
 use crate::format::{Cell, rows};
 
-/// Rows the view should hold, computed in batch.
-pub async fn expected_rows(db: &Database, view: &str) -> Result<Vec<RecordBatch>, String> {
+/// A DataFusion session holding every source's recorded events as a table and every view
+/// as a DataFusion view of its batch SQL; returns it with each view's batch SQL.
+async fn oracle_session(
+    db: &Database,
+) -> Result<(SessionContext, Vec<(String, String, bool)>), String> {
     let defs = db.definitions().await;
     let ctx = palisade_sql::planner::new_session();
     for s in &defs.sources {
@@ -27,20 +31,31 @@ pub async fn expected_rows(db: &Database, view: &str) -> Result<Vec<RecordBatch>
         ctx.register_table(s.name.as_str(), Arc::new(table))
             .map_err(|e| e.to_string())?;
     }
-    let mut target = None;
+    let mut views = Vec::new();
     for v in &defs.views {
         let sql = batch_sql(db, &v.query)?;
-        if v.name == view {
-            target = Some(sql);
-            break;
-        }
         ctx.sql(&format!("CREATE VIEW \"{}\" AS {sql}", v.name))
             .await
             .map_err(|e| format!("oracle: view {}: {e}", v.name))?;
+        views.push((v.name.clone(), sql, v.query.order_by.is_some()));
     }
-    let sql = target.ok_or_else(|| format!("no materialized view {view}"))?;
+    Ok((ctx, views))
+}
+
+/// Rows the view should hold, computed in batch.
+pub async fn expected_rows(db: &Database, view: &str) -> Result<Vec<RecordBatch>, String> {
+    let (ctx, views) = oracle_session(db).await?;
+    let (_, sql, _) = views
+        .iter()
+        .find(|(name, _, _)| name == view)
+        .ok_or_else(|| format!("no materialized view {view}"))?;
+    run(&ctx, sql).await
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String> {
+    // The view's own query, not the DataFusion view, so its ORDER BY is the outermost.
     let df = ctx
-        .sql(&sql)
+        .sql(sql)
         .await
         .map_err(|e| format!("oracle: {sql}: {e}"))?;
     df.collect()
@@ -61,26 +76,32 @@ fn batch_sql(db: &Database, query: &Query) -> Result<String, String> {
 
 /// Compares one view with its oracle; the error describes the first difference.
 pub async fn check_view(db: &Database, view: &str) -> Result<(), String> {
-    let expected = rows(&expected_rows(db, view).await?);
-    let actual = rows(
-        &db.query_batches(&format!("SELECT * FROM \"{view}\""))
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let ordered = db
-        .definitions()
-        .await
-        .views
-        .iter()
-        .find(|v| v.name == view)
-        .is_some_and(|v| v.query.order_by.is_some());
-    compare(view, expected, actual, ordered)
+    check(db, Some(view)).await
 }
 
 /// Checks every view.
 pub async fn check_all(db: &Database) -> Result<(), String> {
-    for v in db.definitions().await.views {
-        check_view(db, &v.name).await?;
+    check(db, None).await
+}
+
+async fn check(db: &Database, only: Option<&str>) -> Result<(), String> {
+    let (ctx, views) = oracle_session(db).await?;
+    for (name, sql, ordered) in &views {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let expected = rows(&run(&ctx, sql).await?);
+        let actual = rows(
+            &db.query_batches(&format!("SELECT * FROM \"{name}\""))
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        compare(name, expected, actual, *ordered)?;
+    }
+    if let Some(o) = only
+        && !views.iter().any(|(n, _, _)| n == o)
+    {
+        return Err(format!("no materialized view {o}"));
     }
     Ok(())
 }

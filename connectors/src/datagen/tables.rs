@@ -45,7 +45,7 @@ impl<T: Copy> Weighted<T> {
     }
 }
 
-/// The values of `user_action`, in [`Action`] order.
+/// The ten values of `user_action` (the private `Action` enum indexes into this array).
 pub const USER_ACTIONS: [&str; 10] = [
     "view_page",
     "navigate_page",

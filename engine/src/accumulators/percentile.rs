@@ -175,7 +175,7 @@ impl GroupAccumulator for Percentile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int32Array, StringArray};
+    use datafusion::arrow::array::{Array, Int32Array, StringArray};
 
     #[test]
     fn order_key_round_trips_and_orders() {

@@ -34,10 +34,15 @@ impl WindowLocal {
             .slot
             .lock()
             .map_err(|_| EngineError::Internal("slot lock poisoned".into()))? = Some(rows);
-        // The plan is CPU-only over one in-memory partition: it never yields to a runtime.
-        let batches =
-            futures::executor::block_on(collect(Arc::clone(&self.plan), Arc::clone(&self.task)))
-                .map_err(EngineError::from_execution)?;
+        // The plan is CPU-only over one in-memory partition, so it is driven to completion
+        // right here. `unconstrained`: when this runs on a tokio worker, DataFusion's streams
+        // must not consult that task's cooperative budget, whose exhaustion would park a
+        // future nobody but tokio can wake.
+        let run = tokio::task::coop::unconstrained(collect(
+            Arc::clone(&self.plan),
+            Arc::clone(&self.task),
+        ));
+        let batches = futures::executor::block_on(run).map_err(EngineError::from_execution)?;
         let out = concat_batches(&self.plan.schema(), &batches)?;
         Ok((out.num_rows() > 0).then_some(out))
     }
