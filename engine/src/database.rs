@@ -133,6 +133,18 @@ impl Database {
         let statements = parse_statements(sql)?;
         let mut results = Vec::with_capacity(statements.len());
         for located in statements {
+            let at = located.position;
+            let result = self.execute_one(located).await.map_err(|e| match e {
+                EngineError::Sql(e) => EngineError::Sql(e.or_position(at)),
+                other => other,
+            })?;
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    async fn execute_one(&self, located: palisade_sql::Located) -> Result<StatementResult> {
+        {
             let result = match located.statement {
                 Statement::CreateSource(s) => self.create_source(s, &located.text).await?,
                 Statement::CreateMaterializedView(v) => self.create_view(v, &located.text).await?,
@@ -143,9 +155,8 @@ impl Database {
                 Statement::Query(q) => self.query(*q).await?,
                 Statement::Insert(i) => self.insert(i).await?,
             };
-            results.push(result);
+            Ok(result)
         }
-        Ok(results)
     }
 
     /// Runs one query and returns its rows (convenience for tests and embedding).

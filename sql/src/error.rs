@@ -62,6 +62,30 @@ fn at(position: &Option<Position>) -> String {
 pub type Result<T> = std::result::Result<T, SqlError>;
 
 impl SqlError {
+    /// Sets the position where the error has none (DataFusion's type checks carry no
+    /// span): the statement's start is better than nothing.
+    pub fn or_position(self, fallback: Position) -> Self {
+        match self {
+            SqlError::Unsupported {
+                construct,
+                position: None,
+            } => SqlError::Unsupported {
+                construct,
+                position: Some(fallback),
+            },
+            SqlError::Plan {
+                message,
+                kind,
+                position: None,
+            } => SqlError::Plan {
+                message,
+                kind,
+                position: Some(fallback),
+            },
+            other => other,
+        }
+    }
+
     pub fn unsupported(construct: impl Into<String>, position: Option<Position>) -> Self {
         SqlError::Unsupported {
             construct: construct.into(),
@@ -141,10 +165,17 @@ impl From<datafusion::error::DataFusionError> for SqlError {
             return SqlError::Internal(m.clone());
         }
         let message = match root {
-            D::Plan(m) | D::Execution(m) => m.clone(),
-            D::SchemaError(s, _) => s.to_string(),
+            D::SchemaError(s, _) => match s.as_ref() {
+                datafusion::common::SchemaError::FieldNotFound { field, .. } => {
+                    format!("column \"{}\" does not exist", field.name)
+                }
+                other => other.to_string(),
+            },
+            D::Plan(m) | D::Execution(m) => function_message(m).unwrap_or_else(|| m.clone()),
             other => other.to_string(),
         };
+        // DataFusion puts hints on further lines; a client shows one line best.
+        let message = message.lines().map(str::trim).collect::<Vec<_>>().join(" ");
         let kind = classify(root, &message);
         let message = match kind {
             PlanErrorKind::UndefinedTable => relation_message(&message),
@@ -156,6 +187,18 @@ impl From<datafusion::error::DataFusionError> for SqlError {
             position,
         }
     }
+}
+
+/// PostgreSQL's wording for DataFusion's "Invalid function 'f'.\nDid you mean 'g'?".
+fn function_message(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid function '")?;
+    let (name, tail) = rest.split_once('\'')?;
+    let hint = tail
+        .split_once("Did you mean '")
+        .and_then(|(_, h)| h.split_once('\''))
+        .map(|(h, _)| format!(" (did you mean {h}?)"))
+        .unwrap_or_default();
+    Some(format!("function {name}() does not exist{hint}"))
 }
 
 /// PostgreSQL's wording for DataFusion's "table 'datafusion.public.x' not found".
