@@ -253,22 +253,17 @@ fn plan_append_only(
 
 /// The topmost Sort above which only projections and aliases sit.
 fn find_sort<'a>(upper: &[&'a LogicalPlan]) -> Result<Option<&'a datafusion::logical_expr::Sort>> {
-    for node in upper {
+    for (i, node) in upper.iter().enumerate() {
         match node {
             LogicalPlan::Sort(s) => return Ok(Some(s)),
             LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => {}
             _ => {
-                return Ok(upper
-                    .iter()
-                    .find_map(|n| match n {
-                        LogicalPlan::Sort(_) => Some(()),
-                        _ => None,
-                    })
-                    .map_or(Ok(None), |_| {
-                        Err(EngineError::unsupported(
-                            "ORDER BY inside a subquery of a materialized view",
-                        ))
-                    })?);
+                if upper[i..].iter().any(|n| matches!(n, LogicalPlan::Sort(_))) {
+                    return Err(EngineError::unsupported(
+                        "ORDER BY inside a subquery of a materialized view",
+                    ));
+                }
+                return Ok(None);
             }
         }
     }
@@ -357,7 +352,17 @@ async fn plan_aggregate(
         .iter()
         .map(|e| Ok(e.get_type(input)?))
         .collect::<Result<Vec<_>>>()?;
-    let mut window_key = agg.group_expr.iter().position(is_window_start);
+    // Only a timestamp window_start can key windows (its values are the partition keys).
+    let mut window_key = agg
+        .group_expr
+        .iter()
+        .position(is_window_start)
+        .filter(|&i| {
+            matches!(
+                group_types[i],
+                datafusion::arrow::datatypes::DataType::Timestamp(_, _)
+            )
+        });
 
     let mut inputs = Vec::new();
     for (i, e) in agg.aggr_expr.iter().enumerate() {

@@ -78,10 +78,13 @@ pub fn rewrite_for_batch(
     }
 }
 
+/// Lists a relation's columns, or None when there is no such relation.
+type ColumnsOf<'a> = &'a dyn Fn(&str) -> Option<Vec<String>>;
+
 struct Rewriter<'a> {
     calls: Vec<WindowCall>,
     /// Some: rewrite into batch SQL (columns of each relation); None: placeholders.
-    batch: Option<&'a dyn Fn(&str) -> Option<Vec<String>>>,
+    batch: Option<ColumnsOf<'a>>,
     error: Option<SqlError>,
 }
 

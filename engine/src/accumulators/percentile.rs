@@ -199,7 +199,7 @@ mod tests {
             Some(4),
             None,
         ]));
-        cont.update(&[vals.clone()], &[0, 0, 0, 0, 0], None, None, 1)
+        cont.update(std::slice::from_ref(&vals), &[0, 0, 0, 0, 0], None, None, 1)
             .unwrap();
         let r = cont.evaluate(&[0]).unwrap();
         assert_eq!(r.as_primitive::<Float64Type>().value(0), 2.5);

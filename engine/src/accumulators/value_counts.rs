@@ -77,7 +77,7 @@ impl ValueCounts {
     }
 
     /// Decodes one value per entry, NULL where `None`.
-    pub fn decode<'a>(&self, picks: &[Option<&'a [u8]>]) -> Result<ArrayRef> {
+    pub fn decode(&self, picks: &[Option<&[u8]>]) -> Result<ArrayRef> {
         let present: Vec<&[u8]> = picks.iter().flatten().copied().collect();
         if present.is_empty() {
             return Ok(new_null_array(&self.data_type, picks.len()));

@@ -98,7 +98,7 @@ impl WindowAssign {
         match self.kind {
             WindowKind::Tumble { .. } => {
                 let starts: Vec<i64> = values.iter().map(|t| t - t.rem_euclid(self.size)).collect();
-                let ends: Vec<i64> = starts.iter().map(|s| s + self.size).collect();
+                let ends: Vec<i64> = starts.iter().map(|s| s.saturating_add(self.size)).collect();
                 columns = batch.columns().to_vec();
                 columns.push(self.timestamps(starts, ts.nulls().cloned())?);
                 columns.push(self.timestamps(ends, ts.nulls().cloned())?);
@@ -113,8 +113,8 @@ impl WindowAssign {
                     }
                     let base = t - t.rem_euclid(self.slide);
                     for k in 0..per_event as i64 {
-                        let s = base - k * self.slide;
-                        if t < s + self.size {
+                        let s = base.saturating_sub(k * self.slide);
+                        if t < s.saturating_add(self.size) {
                             rows.push(i as u32);
                             starts.push(s);
                         }
@@ -126,7 +126,7 @@ impl WindowAssign {
                     .iter()
                     .map(|c| take(c.as_ref(), &indices, None))
                     .collect::<std::result::Result<_, _>>()?;
-                let ends: Vec<i64> = starts.iter().map(|s| s + self.size).collect();
+                let ends: Vec<i64> = starts.iter().map(|s| s.saturating_add(self.size)).collect();
                 columns.push(self.timestamps(starts, None)?);
                 columns.push(self.timestamps(ends, None)?);
             }
