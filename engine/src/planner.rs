@@ -140,16 +140,9 @@ fn plan_chain(
         .and_then(|_| windows.iter().find(|w| w.placeholder == table))
     {
         let full = scan.source.schema();
-        let time_index = full.index_of(&call.time_column).map_err(|_| {
-            EngineError::Sql(palisade_sql::SqlError::plan(
-                PlanErrorKind::UndefinedColumn,
-                format!(
-                    "column \"{}\" does not exist in \"{}\"",
-                    call.time_column, call.relation
-                ),
-                call.position,
-            ))
-        })?;
+        let time_index = full
+            .index_of(&call.time_column)
+            .map_err(|_| missing_time_column(call))?;
         let time_type = full.field(time_index).data_type().clone();
         ops.push(Box::new(WindowAssign::new(
             call.kind.clone(),
@@ -522,18 +515,22 @@ async fn plan_aggregate(
     })
 }
 
+fn missing_time_column(call: &WindowCall) -> EngineError {
+    EngineError::Sql(palisade_sql::SqlError::plan(
+        PlanErrorKind::UndefinedColumn,
+        format!(
+            "column \"{}\" does not exist in \"{}\"",
+            call.time_column, call.relation
+        ),
+        call.position,
+    ))
+}
+
 /// A relation's schema plus the window columns, for a placeholder table.
 pub fn windowed_schema(relation: &Schema, call: &WindowCall) -> Result<SchemaRef> {
-    let time = relation.field_with_name(&call.time_column).map_err(|_| {
-        EngineError::Sql(palisade_sql::SqlError::plan(
-            PlanErrorKind::UndefinedColumn,
-            format!(
-                "column \"{}\" does not exist in \"{}\"",
-                call.time_column, call.relation
-            ),
-            call.position,
-        ))
-    })?;
+    let time = relation
+        .field_with_name(&call.time_column)
+        .map_err(|_| missing_time_column(call))?;
     if !matches!(
         time.data_type(),
         datafusion::arrow::datatypes::DataType::Timestamp(_, _)

@@ -14,18 +14,8 @@ pub const SOURCE_DDL: &str = "CREATE SOURCE website_logs_source (
     user_id VARCHAR, username VARCHAR, user_action VARCHAR, security_level VARCHAR
 ) WITH (connector = 'embedded') FORMAT PLAIN ENCODE JSON";
 
-pub const ACTIONS: [&str; 10] = [
-    "view_page",
-    "navigate_page",
-    "submit_form",
-    "login",
-    "logout",
-    "scroll_page",
-    "download_file",
-    "upload_file",
-    "close_window",
-    "open_new_tab",
-];
+/// The ten user actions of the workload, as datagen emits them.
+pub use palisade_connectors::datagen::USER_ACTIONS as ACTIONS;
 const STATUS: [i32; 7] = [200, 301, 304, 401, 403, 404, 500];
 const REFERRERS: [&str; 4] = ["google", "", "bing", "twitter"];
 const LEVELS: [&str; 3] = ["low", "medium", "high"];

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::array::{ArrayRef, Int64Array};
 
-use super::{GroupAccumulator, for_each_row};
+use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 
 /// Non-NULL rows per group: one i64 per group, `+= weight` per row. COUNT(*) arrives as
@@ -15,20 +15,10 @@ pub struct Count {
 }
 
 impl GroupAccumulator for Count {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        num_groups: usize,
-    ) -> Result<()> {
-        self.counts.resize(num_groups, 0);
-        let values = args.first().map(|a| a.as_ref());
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
+        self.counts.resize(rows.num_groups, 0);
         let counts = &mut self.counts;
-        for_each_row(groups.len(), groups, weights, filter, values, |_, g, w| {
-            counts[g] += w;
-        });
+        rows.for_each(args.first().map(|a| a.as_ref()), |_, g, w| counts[g] += w);
         Ok(())
     }
 

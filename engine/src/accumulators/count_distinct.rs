@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::DataType;
 
-use super::GroupAccumulator;
 use super::value_counts::ValueCounts;
+use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 
 /// Distinct non-NULL values per group, as value -> count (not a list of events), so the
@@ -24,15 +24,8 @@ impl CountDistinct {
 }
 
 impl GroupAccumulator for CountDistinct {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
-        self.values.update(&args[0], groups, weights, filter, n)
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
+        self.values.update(&args[0], rows)
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {

@@ -1,10 +1,10 @@
 //! MIN and MAX over any orderable type.
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
 
-use super::GroupAccumulator;
 use super::value_counts::ValueCounts;
+use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,15 +30,8 @@ impl MinMax {
 }
 
 impl GroupAccumulator for MinMax {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
-        self.values.update(&args[0], groups, weights, filter, n)
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
+        self.values.update(&args[0], rows)
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {

@@ -18,18 +18,44 @@ use datafusion::arrow::datatypes::DataType;
 
 use crate::error::{EngineError, Result};
 
+/// The rows of one batch as an accumulator sees them.
+pub struct Rows<'a> {
+    /// The group of each row.
+    pub groups: &'a [u32],
+    /// How many times each row counts (once when None; negative retracts).
+    pub weights: Option<&'a [i64]>,
+    /// FILTER (WHERE ...): rows where it is false or NULL are skipped.
+    pub filter: Option<&'a BooleanArray>,
+    /// Groups that exist after this batch; state vectors grow to this length.
+    pub num_groups: usize,
+}
+
+impl Rows<'_> {
+    /// Calls `f(row, group, weight)` for every row that counts: selected by the filter and
+    /// non-NULL in `values` (when given).
+    #[inline]
+    pub fn for_each(&self, values: Option<&dyn Array>, mut f: impl FnMut(usize, usize, i64)) {
+        let nulls = values.and_then(|v| v.logical_nulls());
+        for (i, &g) in self.groups.iter().enumerate() {
+            if let Some(m) = self.filter
+                && !(m.is_valid(i) && m.value(i))
+            {
+                continue;
+            }
+            if let Some(nb) = &nulls
+                && nb.is_null(i)
+            {
+                continue;
+            }
+            f(i, g as usize, self.weights.map_or(1, |w| w[i]));
+        }
+    }
+}
+
 /// State of one aggregate function for every group of a view.
 pub trait GroupAccumulator: Send {
-    /// Folds row `i` of `args` into group `groups[i]`, `weights[i]` times (once when None;
-    /// negative retracts). Rows where `filter` is false or NULL are skipped.
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        num_groups: usize,
-    ) -> Result<()>;
+    /// Folds the batch's argument columns `args` into the groups of `rows`.
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()>;
 
     /// The current result of each group in `groups`, in that order. State is unchanged.
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef>;
@@ -89,32 +115,4 @@ pub fn create(call: &AggregateCall) -> Result<Box<dyn GroupAccumulator>> {
             )));
         }
     })
-}
-
-/// Calls `f(row, group, weight)` for every row that counts: selected by `filter` and
-/// non-NULL in `values` (when given).
-#[inline]
-pub(crate) fn for_each_row(
-    n: usize,
-    groups: &[u32],
-    weights: Option<&[i64]>,
-    filter: Option<&BooleanArray>,
-    values: Option<&dyn datafusion::arrow::array::Array>,
-    mut f: impl FnMut(usize, usize, i64),
-) {
-    let nulls = values.and_then(|v| v.logical_nulls());
-    for i in 0..n {
-        if let Some(m) = filter
-            && !(m.is_valid(i) && m.value(i))
-        {
-            continue;
-        }
-        if let Some(nb) = &nulls
-            && nb.is_null(i)
-        {
-            continue;
-        }
-        let w = weights.map_or(1, |w| w[i]);
-        f(i, groups[i] as usize, w);
-    }
 }

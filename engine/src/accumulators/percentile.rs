@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use palisade_sql::functions::percentile::{check_fraction, cont_ranks, disc_rank, interpolate};
 
 use super::value_counts::ValueCounts;
-use super::{GroupAccumulator, for_each_row};
+use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,50 +85,27 @@ impl Percentile {
 }
 
 impl GroupAccumulator for Percentile {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
-        self.totals.resize(n, 0);
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
+        self.totals.resize(rows.num_groups, 0);
         let totals = &mut self.totals;
-        for_each_row(
-            groups.len(),
-            groups,
-            weights,
-            filter,
-            Some(args[0].as_ref()),
-            |_, g, w| {
-                totals[g] += w;
-            },
-        );
+        rows.for_each(Some(args[0].as_ref()), |_, g, w| totals[g] += w);
         match &mut self.values {
-            Some(v) => v.update(&args[0], groups, weights, filter, n),
+            Some(v) => v.update(&args[0], rows),
             None => {
-                if self.floats.len() < n {
-                    self.floats.resize_with(n, BTreeMap::new);
+                if self.floats.len() < rows.num_groups {
+                    self.floats.resize_with(rows.num_groups, BTreeMap::new);
                 }
                 let values = cast(&args[0], &DataType::Float64)?;
                 let v = values.as_primitive::<Float64Type>().values();
                 let maps = &mut self.floats;
-                for_each_row(
-                    groups.len(),
-                    groups,
-                    weights,
-                    filter,
-                    Some(values.as_ref()),
-                    |i, g, w| {
-                        let k = order_key(v[i]);
-                        let c = maps[g].entry(k).or_insert(0);
-                        *c += w;
-                        if *c == 0 {
-                            maps[g].remove(&k);
-                        }
-                    },
-                );
+                rows.for_each(Some(values.as_ref()), |i, g, w| {
+                    let k = order_key(v[i]);
+                    let c = maps[g].entry(k).or_insert(0);
+                    *c += w;
+                    if *c == 0 {
+                        maps[g].remove(&k);
+                    }
+                });
                 Ok(())
             }
         }
@@ -177,6 +154,15 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, Int32Array, StringArray};
 
+    fn rows<'a>(groups: &'a [u32], weights: Option<&'a [i64]>, num_groups: usize) -> Rows<'a> {
+        Rows {
+            groups,
+            weights,
+            filter: None,
+            num_groups,
+        }
+    }
+
     #[test]
     fn order_key_round_trips_and_orders() {
         let vals = [-1e300, -2.5, -0.0, 0.0, 1.0, 3.5, f64::INFINITY];
@@ -199,13 +185,16 @@ mod tests {
             Some(4),
             None,
         ]));
-        cont.update(std::slice::from_ref(&vals), &[0, 0, 0, 0, 0], None, None, 1)
-            .unwrap();
+        cont.update(
+            std::slice::from_ref(&vals),
+            &rows(&[0, 0, 0, 0, 0], None, 1),
+        )
+        .unwrap();
         let r = cont.evaluate(&[0]).unwrap();
         assert_eq!(r.as_primitive::<Float64Type>().value(0), 2.5);
         // retract the 4: median of 1,2,3 is 2
         let four: ArrayRef = Arc::new(Int32Array::from(vec![4]));
-        cont.update(&[four], &[0], Some(&[-1]), None, 1).unwrap();
+        cont.update(&[four], &rows(&[0], Some(&[-1]), 1)).unwrap();
         assert_eq!(
             cont.evaluate(&[0])
                 .unwrap()
@@ -216,7 +205,7 @@ mod tests {
 
         let mut disc = Percentile::new(DataType::Utf8, PercentileMode::Disc, 0.5, false).unwrap();
         let s: ArrayRef = Arc::new(StringArray::from(vec!["low", "high", "medium", "low"]));
-        disc.update(&[s], &[0, 0, 0, 1], None, None, 3).unwrap();
+        disc.update(&[s], &rows(&[0, 0, 0, 1], None, 3)).unwrap();
         let r = disc.evaluate(&[0, 1, 2]).unwrap();
         let r = r.as_string::<i32>();
         assert_eq!(r.value(0), "low"); // high, low, medium -> rank ceil(1.5) = 2

@@ -2,151 +2,113 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, UInt64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
+};
 
-use super::{GroupAccumulator, for_each_row};
+use super::{GroupAccumulator, Rows};
 use crate::error::{EngineError, Result};
 
 /// Running totals per group in the result type DataFusion chose (Int64 for integers, UInt64
 /// for unsigned, Float64 for floats), plus the count of non-NULL inputs so an all-NULL group
 /// yields NULL. Integer sums wrap like DataFusion's rather than fail mid-stream.
-pub struct Sum {
-    output: DataType,
-    ints: Vec<i64>,
-    uints: Vec<u64>,
-    floats: Vec<f64>,
+pub enum Sum {
+    Int(Totals<Int64Type>),
+    UInt(Totals<UInt64Type>),
+    Float(Totals<Float64Type>),
+}
+
+/// Totals of one native type and non-NULL counts, by group.
+pub struct Totals<T: ArrowPrimitiveType> {
+    sums: Vec<T::Native>,
     counts: Vec<i64>,
+}
+
+impl<T: ArrowPrimitiveType> Default for Totals<T> {
+    fn default() -> Self {
+        Totals {
+            sums: vec![],
+            counts: vec![],
+        }
+    }
+}
+
+impl<T: ArrowPrimitiveType> Totals<T> {
+    /// Adds `weight * value` with `add`, after casting the column to `T`.
+    fn add(
+        &mut self,
+        values: &ArrayRef,
+        rows: &Rows,
+        add: impl Fn(T::Native, T::Native, i64) -> T::Native,
+    ) -> Result<()> {
+        self.sums.resize(rows.num_groups, T::Native::default());
+        self.counts.resize(rows.num_groups, 0);
+        let values = cast(values, &T::DATA_TYPE)?;
+        let v = values.as_primitive::<T>().values();
+        let (sums, counts) = (&mut self.sums, &mut self.counts);
+        rows.for_each(Some(values.as_ref()), |i, g, w| {
+            sums[g] = add(sums[g], v[i], w);
+            counts[g] += w;
+        });
+        Ok(())
+    }
+
+    fn live(&self, g: u32) -> Option<usize> {
+        let g = g as usize;
+        self.counts.get(g).is_some_and(|c| *c > 0).then_some(g)
+    }
+
+    fn evaluate(&self, groups: &[u32]) -> ArrayRef {
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| self.live(g).map(|g| self.sums[g]))
+                .collect::<PrimitiveArray<T>>(),
+        )
+    }
 }
 
 impl Sum {
     pub fn new(output: DataType) -> Result<Self> {
-        match output {
-            DataType::Int64 | DataType::UInt64 | DataType::Float64 => Ok(Sum {
-                output,
-                ints: vec![],
-                uints: vec![],
-                floats: vec![],
-                counts: vec![],
-            }),
-            other => Err(EngineError::unsupported(format!(
-                "SUM returning {other} in a materialized view"
-            ))),
-        }
-    }
-
-    fn add(
-        &mut self,
-        values: &ArrayRef,
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
-        self.counts.resize(n, 0);
-        let values = cast(values, &self.output)?;
-        let counts = &mut self.counts;
-        match self.output {
-            DataType::Int64 => {
-                self.ints.resize(n, 0);
-                let v = values.as_primitive::<Int64Type>().values();
-                let sums = &mut self.ints;
-                for_each_row(
-                    groups.len(),
-                    groups,
-                    weights,
-                    filter,
-                    Some(values.as_ref()),
-                    |i, g, w| {
-                        sums[g] = sums[g].wrapping_add(v[i].wrapping_mul(w));
-                        counts[g] += w;
-                    },
-                );
+        Ok(match output {
+            DataType::Int64 => Sum::Int(Totals::default()),
+            DataType::UInt64 => Sum::UInt(Totals::default()),
+            DataType::Float64 => Sum::Float(Totals::default()),
+            other => {
+                return Err(EngineError::unsupported(format!(
+                    "SUM returning {other} in a materialized view"
+                )));
             }
-            DataType::UInt64 => {
-                self.uints.resize(n, 0);
-                let v = values.as_primitive::<UInt64Type>().values();
-                let sums = &mut self.uints;
-                for_each_row(
-                    groups.len(),
-                    groups,
-                    weights,
-                    filter,
-                    Some(values.as_ref()),
-                    |i, g, w| {
-                        sums[g] = sums[g].wrapping_add(v[i].wrapping_mul(w as u64));
-                        counts[g] += w;
-                    },
-                );
-            }
-            _ => {
-                self.floats.resize(n, 0.0);
-                let v = values.as_primitive::<Float64Type>().values();
-                let sums = &mut self.floats;
-                for_each_row(
-                    groups.len(),
-                    groups,
-                    weights,
-                    filter,
-                    Some(values.as_ref()),
-                    |i, g, w| {
-                        sums[g] += v[i] * w as f64;
-                        counts[g] += w;
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
-    fn live(&self, g: u32) -> bool {
-        self.counts.get(g as usize).is_some_and(|c| *c > 0)
+        })
     }
 }
 
 impl GroupAccumulator for Sum {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
-        self.add(&args[0], groups, weights, filter, n)
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
+        match self {
+            Sum::Int(t) => t.add(&args[0], rows, |s, v, w| s.wrapping_add(v.wrapping_mul(w))),
+            Sum::UInt(t) => t.add(&args[0], rows, |s, v, w| {
+                s.wrapping_add(v.wrapping_mul(w as u64))
+            }),
+            Sum::Float(t) => t.add(&args[0], rows, |s, v, w| s + v * w as f64),
+        }
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
-        let pick = |g: &u32| self.live(*g).then_some(*g as usize);
-        Ok(match self.output {
-            DataType::Int64 => Arc::new(
-                groups
-                    .iter()
-                    .map(|g| pick(g).map(|g| self.ints[g]))
-                    .collect::<Int64Array>(),
-            ),
-            DataType::UInt64 => Arc::new(
-                groups
-                    .iter()
-                    .map(|g| pick(g).map(|g| self.uints[g]))
-                    .collect::<UInt64Array>(),
-            ),
-            _ => Arc::new(
-                groups
-                    .iter()
-                    .map(|g| pick(g).map(|g| self.floats[g]))
-                    .collect::<Float64Array>(),
-            ),
+        Ok(match self {
+            Sum::Int(t) => t.evaluate(groups),
+            Sum::UInt(t) => t.evaluate(groups),
+            Sum::Float(t) => t.evaluate(groups),
         })
     }
 }
 
 /// AVG as a Float64 sum and a count per group; NULL for a group without non-NULL inputs.
+#[derive(Default)]
 pub struct Average {
-    sum: Sum,
+    totals: Totals<Float64Type>,
 }
 
 impl Average {
@@ -156,40 +118,28 @@ impl Average {
                 "AVG returning {output} in a materialized view"
             )));
         }
-        Ok(Average {
-            sum: Sum::new(DataType::Float64)?,
-        })
+        Ok(Average::default())
     }
 }
 
 impl GroupAccumulator for Average {
-    fn update(
-        &mut self,
-        args: &[ArrayRef],
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        n: usize,
-    ) -> Result<()> {
+    fn update(&mut self, args: &[ArrayRef], rows: &Rows) -> Result<()> {
         if !args[0].data_type().is_numeric() {
             return Err(EngineError::unsupported(format!(
                 "AVG over {}",
                 args[0].data_type()
             )));
         }
-        self.sum.add(&args[0], groups, weights, filter, n)
+        self.totals.add(&args[0], rows, |s, v, w| s + v * w as f64)
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
+        let t = &self.totals;
         Ok(Arc::new(
             groups
                 .iter()
-                .map(|&g| {
-                    self.sum
-                        .live(g)
-                        .then(|| self.sum.floats[g as usize] / self.sum.counts[g as usize] as f64)
-                })
-                .collect::<Float64Array>(),
+                .map(|&g| t.live(g).map(|g| t.sums[g] / t.counts[g] as f64))
+                .collect::<PrimitiveArray<Float64Type>>(),
         ))
     }
 }

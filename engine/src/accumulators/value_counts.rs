@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt32Array, new_null_array};
+use datafusion::arrow::array::{ArrayRef, UInt32Array, new_null_array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{RowConverter, SortField};
 
-use super::for_each_row;
+use super::Rows;
 use crate::error::Result;
 
 /// The multiset of non-NULL values of each group, keyed by Arrow's row encoding, whose byte
@@ -29,45 +29,31 @@ impl ValueCounts {
         })
     }
 
-    pub fn update(
-        &mut self,
-        values: &ArrayRef,
-        groups: &[u32],
-        weights: Option<&[i64]>,
-        filter: Option<&BooleanArray>,
-        num_groups: usize,
-    ) -> Result<()> {
-        if self.groups.len() < num_groups {
-            self.groups.resize_with(num_groups, BTreeMap::new);
+    pub fn update(&mut self, values: &ArrayRef, rows: &Rows) -> Result<()> {
+        if self.groups.len() < rows.num_groups {
+            self.groups.resize_with(rows.num_groups, BTreeMap::new);
         }
-        let rows = self
+        let encoded = self
             .converter
             .convert_columns(std::slice::from_ref(values))?;
         let maps = &mut self.groups;
-        for_each_row(
-            groups.len(),
-            groups,
-            weights,
-            filter,
-            Some(values.as_ref()),
-            |i, g, w| {
-                let bytes = rows.row(i);
-                let bytes = bytes.as_ref();
-                let map = &mut maps[g];
-                match map.get_mut(bytes) {
-                    Some(c) => {
-                        *c += w;
-                        if *c == 0 {
-                            map.remove(bytes);
-                        }
+        rows.for_each(Some(values.as_ref()), |i, g, w| {
+            let bytes = encoded.row(i);
+            let bytes = bytes.as_ref();
+            let map = &mut maps[g];
+            match map.get_mut(bytes) {
+                Some(c) => {
+                    *c += w;
+                    if *c == 0 {
+                        map.remove(bytes);
                     }
-                    None if w != 0 => {
-                        map.insert(bytes.into(), w);
-                    }
-                    None => {}
                 }
-            },
-        );
+                None if w != 0 => {
+                    map.insert(bytes.into(), w);
+                }
+                None => {}
+            }
+        });
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::{Change, Operator, PartitionKey, WHOLE_VIEW};
-use crate::accumulators::{AggregateCall, GroupAccumulator, create};
+use crate::accumulators::{AggregateCall, GroupAccumulator, Rows, create};
 use crate::error::{EngineError, Result};
 use crate::group_keys::GroupKeys;
 
@@ -169,7 +169,13 @@ impl GroupAggregate {
                 ),
                 None => None,
             };
-            acc.update(&args, &ids, weights.as_deref(), filter, num_groups)?;
+            let rows = Rows {
+                groups: &ids,
+                weights: weights.as_deref(),
+                filter,
+                num_groups,
+            };
+            acc.update(&args, &rows)?;
         }
         self.ids = ids;
         Ok(())
