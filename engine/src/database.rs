@@ -574,6 +574,7 @@ impl Database {
         let flow = self.dataflow();
         let (mut names, mut upstreams, mut rows, mut errors, mut last, mut defs) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut updates = vec![];
         for name in catalog
             .order
             .iter()
@@ -584,6 +585,16 @@ impl Database {
                 continue;
             };
             names.push(name.clone());
+            updates.push(
+                if def.whole_view {
+                    "whole view"
+                } else if def.replaces {
+                    "per window"
+                } else {
+                    "append"
+                }
+                .to_string(),
+            );
             upstreams.push(def.upstream.clone());
             rows.push(v.table.row_count() as i64);
             errors.push(v.errors as i64);
@@ -594,6 +605,7 @@ impl Database {
             ("name", strings(names)),
             ("upstream", strings(upstreams)),
             ("rows", Arc::new(Int64Array::from(rows))),
+            ("updates", strings(updates)),
             ("failed_batches", Arc::new(Int64Array::from(errors))),
             ("last_error", Arc::new(StringArray::from(last))),
             ("definition", strings(defs)),

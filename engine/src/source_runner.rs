@@ -148,6 +148,10 @@ fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow:
             Err(_) => return finish(Some("dataflow lock poisoned".into())),
         };
         if let Err(e) = result {
+            // A source dropped mid-batch is gone from the dataflow: not a failure.
+            if state.stop.load(Ordering::SeqCst) {
+                return;
+            }
             return finish(Some(e.to_string()));
         }
         if last {
