@@ -377,7 +377,7 @@ impl Database {
             } else if let Some(up) = flow.views.get(&upstream) {
                 let changes: Vec<Change> = up
                     .table
-                    .partitions()
+                    .partitions()?
                     .into_iter()
                     .map(|(partition, rows)| {
                         if !upstream_replaces {

@@ -491,15 +491,6 @@ async fn plan_aggregate(
         .data;
     let physical_plan = state.create_physical_plan(&upper_plan).await?;
     let schema = physical_plan.schema();
-    let order = match order {
-        ReadOrder::Columns(_) => {
-            match find_sort(upper)?.and_then(|s| sort_columns(&s.expr, &schema)) {
-                Some(cols) => ReadOrder::Columns(cols),
-                None => ReadOrder::Any,
-            }
-        }
-        other => other,
-    };
     operators.push(Box::new(WindowLocal::new(
         physical_plan,
         slot,

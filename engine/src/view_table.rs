@@ -136,14 +136,10 @@ impl ViewTable {
     }
 
     /// Each window's rows, merged into one batch per window.
-    pub fn partitions(&self) -> Vec<(PartitionKey, RecordBatch)> {
+    pub fn partitions(&self) -> Result<Vec<(PartitionKey, RecordBatch)>> {
         self.lock()
             .iter()
-            .filter_map(|(k, batches)| {
-                concat_batches(&self.schema, batches.iter())
-                    .ok()
-                    .map(|b| (*k, b))
-            })
+            .map(|(k, batches)| Ok((*k, concat_batches(&self.schema, batches.iter())?)))
             .collect()
     }
 

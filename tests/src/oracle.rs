@@ -42,16 +42,6 @@ async fn oracle_session(
     Ok((ctx, views))
 }
 
-/// Rows the view should hold, computed in batch.
-pub async fn expected_rows(db: &Database, view: &str) -> Result<Vec<RecordBatch>, String> {
-    let (ctx, views) = oracle_session(db).await?;
-    let (_, sql, _) = views
-        .iter()
-        .find(|(name, _, _)| name == view)
-        .ok_or_else(|| format!("no materialized view {view}"))?;
-    run(&ctx, sql).await
-}
-
 async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String> {
     // The view's own query, not the DataFusion view, so its ORDER BY is the outermost.
     let df = ctx
