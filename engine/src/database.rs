@@ -8,6 +8,7 @@ use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use palisade_connectors::{SourceSpec, open_source};
@@ -89,16 +90,16 @@ struct Catalog {
 /// as events arrive, queried with SQL.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// DDL runs one statement at a time; ingest never waits on it except while a view is
     /// attached.
     catalog: tokio::sync::Mutex<Catalog>,
     dataflow: Arc<Mutex<Dataflow>>,
     /// Where SELECTs run: every view registered as a table.
-    query: SessionContext,
+    pub(crate) query: SessionContext,
     options: DatabaseOptions,
 }
 
@@ -130,20 +131,36 @@ impl Database {
 
     /// Runs every statement of `sql` in order, stopping at the first error.
     pub async fn execute(&self, sql: &str) -> Result<Vec<StatementResult>> {
-        let statements = parse_statements(sql)?;
+        let (results, error) = self.execute_each(sql).await;
+        match error {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
+    }
+
+    /// Runs every statement of `sql` in order and returns the results of those that ran
+    /// before the first error, and that error: PostgreSQL's simple query protocol answers
+    /// each statement that completed, then the error.
+    pub async fn execute_each(&self, sql: &str) -> (Vec<StatementResult>, Option<EngineError>) {
+        let statements = match parse_statements(sql) {
+            Ok(s) => s,
+            Err(e) => return (vec![], Some(e.into())),
+        };
         let mut results = Vec::with_capacity(statements.len());
         for located in statements {
             let at = located.position;
-            let result = self.execute_one(located).await.map_err(|e| match e {
-                EngineError::Sql(e) => EngineError::Sql(e.or_position(at)),
-                other => other,
-            })?;
-            results.push(result);
+            match self.execute_one(located).await {
+                Ok(result) => results.push(result),
+                Err(e) => return (results, Some(e.or_position(at))),
+            }
         }
-        Ok(results)
+        (results, None)
     }
 
-    async fn execute_one(&self, located: palisade_sql::Located) -> Result<StatementResult> {
+    pub(crate) async fn execute_one(
+        &self,
+        located: palisade_sql::Located,
+    ) -> Result<StatementResult> {
         {
             let result = match located.statement {
                 Statement::CreateSource(s) => self.create_source(s, &located.text).await?,
@@ -205,6 +222,15 @@ impl Database {
             }
         }
         d
+    }
+
+    /// Rows each source has delivered to its views so far, by source name.
+    pub fn rows_ingested(&self) -> Vec<(String, u64)> {
+        self.dataflow()
+            .sources
+            .iter()
+            .map(|(name, s)| (name.clone(), s.progress.borrow().delivered))
+            .collect()
     }
 
     /// The schema of a source or view.
@@ -659,9 +685,18 @@ impl Database {
     }
 
     async fn query(&self, query: Query) -> Result<StatementResult> {
+        let plan = self.plan_select(query).await?;
+        self.run_select(plan).await
+    }
+
+    /// Plans an ad-hoc query over sources and views.
+    pub(crate) async fn plan_select(&self, query: Query) -> Result<LogicalPlan> {
         let state = self.inner.query.state();
         let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
-        let plan = state.statement_to_plan(statement).await?;
+        Ok(state.statement_to_plan(statement).await?)
+    }
+
+    pub(crate) async fn run_select(&self, plan: LogicalPlan) -> Result<StatementResult> {
         let df = self.inner.query.execute_logical_plan(plan).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(EngineError::from_execution)?;

@@ -41,6 +41,14 @@ impl EngineError {
         }
     }
 
+    /// Places an error that carries no position at `fallback` (the statement's start).
+    pub fn or_position(self, fallback: Position) -> Self {
+        match self {
+            EngineError::Sql(e) => EngineError::Sql(e.or_position(fallback)),
+            other => other,
+        }
+    }
+
     pub fn position(&self) -> Option<Position> {
         match self {
             EngineError::Sql(e) => e.position(),

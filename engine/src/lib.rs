@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`database`]: [`Database`], the entry point: executes SQL text, returns Arrow results;
 //!   owns the catalog, source runners and the dataflow.
+//! - [`prepared`]: statements with `$n` parameters, described and run for the extended
+//!   query protocol.
 //! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
 //!   aggregate, and the per-window part above it.
 //! - [`operators`]: the pipeline stages behind the [`operators::Operator`] trait, one per
@@ -25,6 +27,7 @@ pub mod error;
 pub mod group_keys;
 pub mod operators;
 pub mod planner;
+pub mod prepared;
 pub mod schema_table;
 pub mod slot;
 pub mod source_runner;
@@ -32,3 +35,4 @@ pub mod view_table;
 
 pub use database::{Database, DatabaseOptions, Definitions, SourceDef, StatementResult, ViewDef};
 pub use error::{EngineError, Result};
+pub use prepared::Prepared;

@@ -1,64 +1,171 @@
-//! The `palisade` binary. The Postgres-wire server and `palisade demo` land with the server
-//! issue; until then the binary runs a SQL script in-process and prints each result, which
-//! is enough to try the engine from a shell.
+//! The `palisade` binary: `palisade serve` and `palisade demo`.
 
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use palisade_engine::{Database, StatementResult};
+use clap::{Args, Parser, Subcommand};
+use palisade_engine::Database;
+use palisade_server::{ServerOptions, demo, serve};
+use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: palisade run FILE.sql
+#[derive(Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Palisade: streaming SQL for security monitoring, over the Postgres wire protocol",
+    long_about = "Palisade keeps SQL materialized views over streams of security events \
+        (web access, authentication, firewall logs) exact and fresh as events arrive. \
+        psql, Grafana and any Postgres driver read the views.\n\n\
+        Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more or less."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Runs every statement of FILE.sql on an in-process Palisade database and prints each result.
-FLUSH waits for sources to deliver what they accepted; datagen sources with
-datagen.rows.total are delivered in full before FLUSH returns.";
+#[derive(Subcommand)]
+enum Command {
+    /// Serve SQL over the Postgres wire protocol.
+    Serve(ServeArgs),
+    /// Serve, with a live source of website access events and five security views over it.
+    ///
+    /// The source generates 200 events per second with event time on the wall clock;
+    /// the views (website_user_metrics, top_user_actions, referrer_activity_summary,
+    /// status_code_analysis_summary, security_level_analysis_summary) aggregate them in
+    /// one-minute tumbling windows. The psql command to connect is printed at start.
+    Demo(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (Postgres protocol). 4566 is RisingWave's port, so its
+    /// scripts and Grafana settings carry over.
+    #[arg(long, default_value = "127.0.0.1:4566", value_name = "HOST:PORT")]
+    listen: SocketAddr,
+    /// The database name clients connect to (psql -d).
+    #[arg(long, default_value = "dev")]
+    database: String,
+    /// The user shown in the demo's psql command; any user may connect for now.
+    #[arg(long, default_value = "root")]
+    user: String,
+    /// A SQL script to run at start, before accepting connections; repeat for several,
+    /// run in order. The server does not start if a statement fails.
+    #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
+    files: Vec<PathBuf>,
+    /// Seconds between the per-source ingest-rate log lines; 0 turns them off.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    rate_log_interval: u64,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let file = match args.as_slice() {
-        [cmd, file] if cmd == "run" => file.clone(),
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let sql = match std::fs::read_to_string(&file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("palisade: cannot read {file}: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("palisade: cannot start the runtime: {e}");
+            eprintln!("palisade: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let db = Database::default();
-        match db.execute(&sql).await {
-            Ok(results) => {
-                for result in results {
-                    match result {
-                        StatementResult::Done { tag } => println!("{tag}"),
-                        StatementResult::Rows { batches, .. } => {
-                            match arrow::util::pretty::pretty_format_batches(&batches) {
-                                Ok(table) => println!("{table}"),
-                                Err(e) => eprintln!("palisade: {e}"),
-                            }
-                        }
-                    }
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("ERROR: {e}");
-                ExitCode::FAILURE
+    let (args, is_demo) = match cli.command {
+        Command::Serve(args) => (args, false),
+        Command::Demo(args) => (args, true),
+    };
+    match runtime.block_on(run(args, is_demo)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("palisade: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
+    let db = Database::default();
+    if is_demo {
+        run_script(&db, "the demo source", demo::SOURCE).await?;
+        run_script(&db, "the demo views", demo::VIEWS).await?;
+    }
+    for file in &args.files {
+        let sql = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        run_script(&db, &file.display().to_string(), &sql).await?;
+    }
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    tracing::info!(%address, database = %args.database, "listening for Postgres clients");
+    if is_demo {
+        println!(
+            "{}",
+            demo::banner(
+                &address.ip().to_string(),
+                address.port(),
+                &args.database,
+                &args.user
+            )
+        );
+    }
+    if args.rate_log_interval > 0 {
+        tokio::spawn(log_ingest_rates(
+            db.clone(),
+            Duration::from_secs(args.rate_log_interval),
+        ));
+    }
+    let options = ServerOptions {
+        database: args.database,
+        user: args.user,
+    };
+    tokio::select! {
+        served = serve(listener, db, options) => served.map_err(|e| format!("server stopped: {e}")),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+    }
+}
+
+async fn run_script(db: &Database, name: &str, sql: &str) -> Result<(), String> {
+    db.execute(sql)
+        .await
+        .map(|_| tracing::info!(script = name, "ran start-up script"))
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+/// Logs each source's events per second since the previous line, for sources that moved.
+async fn log_ingest_rates(db: Database, every: Duration) {
+    let mut previous: HashMap<String, u64> = HashMap::new();
+    let mut since = Instant::now();
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let elapsed = since.elapsed().as_secs_f64().max(1e-3);
+        since = Instant::now();
+        for (source, rows) in db.rows_ingested() {
+            let before = previous.insert(source.clone(), rows).unwrap_or(0);
+            if rows > before {
+                let rate = (rows - before) as f64 / elapsed;
+                tracing::info!(%source, rows, events_per_second = rate.round(), "ingest");
             }
         }
-    })
+    }
 }

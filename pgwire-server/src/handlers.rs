@@ -1,0 +1,236 @@
+//! pgwire's handler hooks over a [`Database`]: the simple query protocol (several
+//! statements per message), the extended protocol (Parse/Bind/Describe/Execute with
+//! parameters), and CancelRequest through pgwire's connection manager.
+
+use std::fmt::Debug;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use futures::{FutureExt, Sink, stream};
+use palisade_engine::{Database, StatementResult};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers,
+    RandomPidSecretKeyGenerator, Type,
+};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+
+use crate::encode;
+use crate::errors::{error_response, to_pgwire, user_error};
+use crate::params;
+use crate::server::ServerOptions;
+use crate::startup::Startup;
+
+/// Everything a connection needs; one per server, shared by all connections.
+pub struct Handlers {
+    queries: Arc<Queries>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl Handlers {
+    pub fn new(db: Database, options: ServerOptions) -> Self {
+        let connections = Arc::new(ConnectionManager::new());
+        Handlers {
+            queries: Arc::new(Queries {
+                parser: Arc::new(Parser { db: db.clone() }),
+                db,
+            }),
+            startup: Arc::new(Startup {
+                options: Arc::new(options),
+                connections: Arc::clone(&connections),
+                keys: RandomPidSecretKeyGenerator::default(),
+            }),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.cancel)
+    }
+}
+
+pub struct Queries {
+    db: Database,
+    parser: Arc<Parser>,
+}
+
+/// A statement after Parse: its text, and what Describe reports for it.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    sql: String,
+    params: Vec<Type>,
+    schema: Option<SchemaRef>,
+}
+
+pub struct Parser {
+    db: Database,
+}
+
+/// Runs `work`, turning a panic into an internal-error response: a bug in one statement
+/// must not close the client's connection, let alone the server.
+async fn guarded<T>(work: impl Future<Output = T>) -> PgWireResult<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(v) => Ok(v),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(panic = %what, "statement panicked");
+            Err(user_error("XX000", format!("internal error: {what}")))
+        }
+    }
+}
+
+/// The response for one statement's result, rows in `format`.
+fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> {
+    match result {
+        StatementResult::Done { tag } => {
+            tracing::info!(command = tag, "statement done");
+            // The engine's tags name commands with underscores; Postgres' use spaces.
+            let tag = tag.replace('_', " ");
+            Ok(Response::Execution(Tag::new(&tag)))
+        }
+        StatementResult::Rows { schema, batches } => {
+            let fields: Arc<Vec<FieldInfo>> = Arc::new(encode::fields(&schema, format));
+            let mut rows = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+            for batch in &batches {
+                rows.extend(encode::encode_batch(batch, &fields)?.into_iter().map(Ok));
+            }
+            Ok(Response::Query(QueryResponse::new(
+                fields,
+                stream::iter(rows),
+            )))
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Queries {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (results, error) = guarded(self.db.execute_each(query)).await?;
+        let mut responses = Vec::with_capacity(results.len() + 1);
+        for result in results {
+            responses.push(response(result, &Format::UnifiedText)?);
+        }
+        match error {
+            Some(e) => {
+                tracing::debug!(error = %e, "statement failed");
+                responses.push(Response::Error(Box::new(error_response(&e, query))));
+            }
+            // Only comments: Postgres answers EmptyQueryResponse.
+            None if responses.is_empty() => responses.push(Response::EmptyQuery),
+            None => {}
+        }
+        Ok(responses)
+    }
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = PreparedStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<PreparedStatement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        if palisade_sql::parse_statements(sql).is_ok_and(|s| s.is_empty()) {
+            return Ok(None);
+        }
+        let prepared = guarded(self.db.prepare(sql))
+            .await?
+            .map_err(|e| to_pgwire(&e, sql))?;
+        Ok(Some(PreparedStatement {
+            sql: sql.to_string(),
+            params: prepared
+                .params
+                .iter()
+                .map(|t| params::described_type(t.as_ref()))
+                .collect(),
+            schema: prepared.schema,
+        }))
+    }
+
+    fn get_parameter_types(&self, stmt: &PreparedStatement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.params.clone())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &PreparedStatement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(match &stmt.schema {
+            Some(schema) => encode::fields(schema, column_format.unwrap_or(&Format::UnifiedText)),
+            None => vec![],
+        })
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Queries {
+    type Statement = PreparedStatement;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<PreparedStatement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = PreparedStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement = &portal.statement.statement;
+        let values = params::values(portal, &statement.params)?;
+        let mut results = guarded(self.db.execute_with_params(&statement.sql, values))
+            .await?
+            .map_err(|e| to_pgwire(&e, &statement.sql))?;
+        match results.pop() {
+            Some(result) => response(result, &portal.result_column_format),
+            None => Ok(Response::EmptyQuery),
+        }
+    }
+}

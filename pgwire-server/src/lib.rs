@@ -1,0 +1,21 @@
+//! Palisade over the Postgres wire protocol: psql, Grafana and Postgres drivers talk to a
+//! [`palisade_engine::Database`] through the pgwire crate's handler hooks.
+//!
+//! # Layout
+//! - [`server`]: the accept loop and [`ServerOptions`].
+//! - [`startup`]: database check, ParameterStatus, CancelRequest registration.
+//! - [`handlers`]: simple and extended query protocol over the engine.
+//! - [`encode`]: Arrow types and values as Postgres types, text and binary.
+//! - [`params`]: bound parameters to DataFusion values.
+//! - [`errors`]: engine errors as ErrorResponses; the one SQLSTATE mapping.
+//! - [`demo`]: the source and views `palisade demo` starts with.
+
+pub mod demo;
+pub mod encode;
+pub mod errors;
+pub mod handlers;
+pub mod params;
+pub mod server;
+pub mod startup;
+
+pub use server::{ServerOptions, serve};
