@@ -110,7 +110,11 @@ async fn guarded<T>(work: impl Future<Output = T>) -> PgWireResult<T> {
 fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> {
     match result {
         StatementResult::Done { tag } => {
-            tracing::info!(command = tag, "statement done");
+            if tag.starts_with("CREATE") || tag.starts_with("DROP") {
+                tracing::info!(command = tag, "DDL done");
+            } else {
+                tracing::debug!(command = tag, "statement done");
+            }
             // The engine's tags name commands with underscores; Postgres' use spaces.
             let tag = tag.replace('_', " ");
             Ok(Response::Execution(Tag::new(&tag)))

@@ -20,7 +20,11 @@ use tokio::net::TcpListener;
     long_about = "Palisade keeps SQL materialized views over streams of security events \
         (web access, authentication, firewall logs) exact and fresh as events arrive. \
         psql, Grafana and any Postgres driver read the views.\n\n\
-        Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more or less."
+        Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more or less.",
+    after_help = "Examples:\n  \
+        palisade demo                          live demo views on 127.0.0.1:4566\n  \
+        palisade serve -f sources.sql -f views.sql\n  \
+        psql -h 127.0.0.1 -p 4566 -d dev -U root -c 'SHOW MATERIALIZED VIEWS'"
 )]
 struct Cli {
     #[command(subcommand)]
