@@ -1,10 +1,48 @@
-//! Runs every `tests/slt/**/*.slt` file in-process, each on a fresh database.
-//! `cargo test --test slt -- FILTER` runs the files whose path contains FILTER.
+//! Runs every `tests/slt/**/*.slt` file twice, each time on a fresh database: in-process,
+//! and over the Postgres wire through `palisade_server::serve`. A file must give the same
+//! answers both ways, so the server adds nothing to and loses nothing of the engine's results.
+//! `cargo test --test slt -- FILTER` runs the runs whose name (`views/tumble.slt [wire]`)
+//! contains FILTER.
 
 use std::path::{Path, PathBuf};
 
+use palisade_tests::harness::Slt;
 use palisade_tests::slt::InProcess;
-use sqllogictest::Runner;
+use palisade_tests::wire::Wire;
+use sqllogictest::{Runner, TestError};
+
+/// How a file's SQL reaches the engine.
+#[derive(Clone, Copy)]
+enum Mode {
+    InProcess,
+    Wire,
+}
+
+impl Mode {
+    const ALL: [Mode; 2] = [Mode::InProcess, Mode::Wire];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::InProcess => "in-process",
+            Mode::Wire => "wire",
+        }
+    }
+
+    async fn run(self, file: &Path) -> Result<(), TestError> {
+        match self {
+            Mode::InProcess => {
+                Runner::new(|| async { Ok(Slt(InProcess::default())) })
+                    .run_file_async(file)
+                    .await
+            }
+            Mode::Wire => {
+                Runner::new(|| async { Wire::start().await.map(Slt) })
+                    .run_file_async(file)
+                    .await
+            }
+        }
+    }
+}
 
 fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -34,20 +72,19 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let (mut passed, mut failed) = (0, 0);
-    for file in files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+    for (file, mode) in files
+        .iter()
+        .flat_map(|f| Mode::ALL.into_iter().map(move |m| (f, m)))
+    {
+        let name = format!(
+            "{} [{}]",
+            file.strip_prefix(&root).unwrap_or(file).display(),
+            mode.name()
+        );
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        let result = runtime.block_on(async {
-            let mut runner = Runner::new(|| async { Ok(InProcess::default()) });
-            runner.run_file_async(&file).await
-        });
-        match result {
+        match runtime.block_on(mode.run(file)) {
             Ok(()) => {
                 println!("test slt::{name} ... ok");
                 passed += 1;

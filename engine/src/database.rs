@@ -34,8 +34,18 @@ pub enum StatementResult {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     },
-    /// A command without rows; `tag` is its PostgreSQL-style command tag.
-    Done { tag: &'static str },
+    /// A command without rows; `tag` is its command tag, `rows` the rows it affected for
+    /// commands that report a count (INSERT).
+    Done {
+        tag: &'static str,
+        rows: Option<u64>,
+    },
+}
+
+impl StatementResult {
+    pub fn done(tag: &'static str) -> Self {
+        StatementResult::Done { tag, rows: None }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -245,9 +255,7 @@ impl Database {
     async fn create_source(&self, stmt: CreateSource, sql: &str) -> Result<StatementResult> {
         let mut catalog = self.inner.catalog.lock().await;
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
-            return Ok(StatementResult::Done {
-                tag: "CREATE_SOURCE",
-            });
+            return Ok(StatementResult::done("CREATE_SOURCE"));
         }
         let schema = Arc::new(Schema::new(
             stmt.columns
@@ -295,9 +303,7 @@ impl Database {
                 sql: sql.to_string(),
             },
         );
-        Ok(StatementResult::Done {
-            tag: "CREATE_SOURCE",
-        })
+        Ok(StatementResult::done("CREATE_SOURCE"))
     }
 
     async fn create_view(
@@ -307,9 +313,7 @@ impl Database {
     ) -> Result<StatementResult> {
         let mut catalog = self.inner.catalog.lock().await;
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
-            return Ok(StatementResult::Done {
-                tag: "CREATE_MATERIALIZED_VIEW",
-            });
+            return Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"));
         }
         let mut query = (*stmt.query).clone();
         palisade_sql::ties::break_row_number_ties(&mut query);
@@ -452,9 +456,7 @@ impl Database {
                 replaces,
             },
         );
-        Ok(StatementResult::Done {
-            tag: "CREATE_MATERIALIZED_VIEW",
-        })
+        Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"))
     }
 
     async fn drop_object(&self, stmt: DropObject) -> Result<StatementResult> {
@@ -469,7 +471,7 @@ impl Database {
         };
         if !present {
             if stmt.if_exists {
-                return Ok(StatementResult::Done { tag });
+                return Ok(StatementResult::done(tag));
             }
             let other =
                 catalog.sources.contains_key(&stmt.name) || catalog.views.contains_key(&stmt.name);
@@ -515,7 +517,7 @@ impl Database {
         catalog.order.retain(|n| n != &stmt.name);
         self.inner.query.deregister_table(stmt.name.as_str())?;
         tracing::info!(name = %stmt.name, "dropped {}", stmt.kind.describe());
-        Ok(StatementResult::Done { tag })
+        Ok(StatementResult::done(tag))
     }
 
     /// Waits until every row each source had accepted is reflected in every view.
@@ -537,7 +539,7 @@ impl Database {
             // A dropped source closes its channel: nothing left to wait for.
             let _ = rx.wait_for(|p| p.done || p.delivered >= target).await;
         }
-        Ok(StatementResult::Done { tag: "FLUSH" })
+        Ok(StatementResult::done("FLUSH"))
     }
 
     async fn show_sources(&self) -> Result<StatementResult> {
@@ -677,11 +679,15 @@ impl Database {
             .await
             .map_err(EngineError::from_execution)?;
         let batches = scratch.batches[0].read().await.clone();
+        let inserted = batches.iter().map(|b| b.num_rows() as u64).sum();
         for batch in batches {
             let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())?;
             self.push_batch(&stmt.source, batch)?;
         }
-        Ok(StatementResult::Done { tag: "INSERT" })
+        Ok(StatementResult::Done {
+            tag: "INSERT",
+            rows: Some(inserted),
+        })
     }
 
     async fn query(&self, query: Query) -> Result<StatementResult> {

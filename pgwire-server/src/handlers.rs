@@ -3,12 +3,11 @@
 //! parameters), and CancelRequest through pgwire's connection manager.
 
 use std::fmt::Debug;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
-use futures::{FutureExt, Sink, stream};
+use futures::{Sink, stream};
 use palisade_engine::{Database, StatementResult};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -89,12 +88,26 @@ pub struct Parser {
     db: Database,
 }
 
-/// Runs `work`, turning a panic into an internal-error response: a bug in one statement
-/// must not close the client's connection, let alone the server.
-async fn guarded<T>(work: impl Future<Output = T>) -> PgWireResult<T> {
-    match AssertUnwindSafe(work).catch_unwind().await {
+/// Runs `work` on its own task and waits for it. A panic there becomes an internal-error
+/// response: a bug in one statement must not close the client's connection, let alone the
+/// server. When the wait is dropped (pgwire drops it on CancelRequest), the task is
+/// aborted, so the client gets its answer at once and the query stops at its next yield
+/// (DataFusion yields between batches of its scans).
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+) -> PgWireResult<T> {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = tokio::spawn(work);
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
         Ok(v) => Ok(v),
-        Err(panic) => {
+        Err(e) if e.is_panic() => {
+            let panic = e.into_panic();
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -103,21 +116,27 @@ async fn guarded<T>(work: impl Future<Output = T>) -> PgWireResult<T> {
             tracing::error!(panic = %what, "statement panicked");
             Err(user_error("XX000", format!("internal error: {what}")))
         }
+        Err(_) => Err(PgWireError::QueryCanceled),
     }
 }
 
 /// The response for one statement's result, rows in `format`.
 fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> {
     match result {
-        StatementResult::Done { tag } => {
+        StatementResult::Done { tag, rows } => {
             if tag.starts_with("CREATE") || tag.starts_with("DROP") {
                 tracing::info!(command = tag, "DDL done");
             } else {
                 tracing::debug!(command = tag, "statement done");
             }
             // The engine's tags name commands with underscores; Postgres' use spaces.
-            let tag = tag.replace('_', " ");
-            Ok(Response::Execution(Tag::new(&tag)))
+            let command = Tag::new(&tag.replace('_', " "));
+            // INSERT's tag carries an OID (always 0 since PostgreSQL 12) before its count.
+            Ok(Response::Execution(match rows {
+                Some(n) if tag == "INSERT" => command.with_oid(0).with_rows(n as usize),
+                Some(n) => command.with_rows(n as usize),
+                None => command,
+            }))
         }
         StatementResult::Rows { schema, batches } => {
             let fields: Arc<Vec<FieldInfo>> = Arc::new(encode::fields(&schema, format));
@@ -142,7 +161,9 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let (results, error) = guarded(self.db.execute_each(query)).await?;
+        let db = self.db.clone();
+        let sql = query.to_string();
+        let (results, error) = detached(async move { db.execute_each(&sql).await }).await?;
         let mut responses = Vec::with_capacity(results.len() + 1);
         for result in results {
             responses.push(response(result, &Format::UnifiedText)?);
@@ -176,7 +197,9 @@ impl QueryParser for Parser {
         if palisade_sql::parse_statements(sql).is_ok_and(|s| s.is_empty()) {
             return Ok(None);
         }
-        let prepared = guarded(self.db.prepare(sql))
+        let db = self.db.clone();
+        let text = sql.to_string();
+        let prepared = detached(async move { db.prepare(&text).await })
             .await?
             .map_err(|e| to_pgwire(&e, sql))?;
         Ok(Some(PreparedStatement {
@@ -229,7 +252,9 @@ impl ExtendedQueryHandler for Queries {
     {
         let statement = &portal.statement.statement;
         let values = params::values(portal, &statement.params)?;
-        let mut results = guarded(self.db.execute_with_params(&statement.sql, values))
+        let db = self.db.clone();
+        let sql = statement.sql.clone();
+        let mut results = detached(async move { db.execute_with_params(&sql, values).await })
             .await?
             .map_err(|e| to_pgwire(&e, &statement.sql))?;
         match results.pop() {

@@ -174,9 +174,13 @@ impl From<datafusion::error::DataFusionError> for SqlError {
             D::Plan(m) | D::Execution(m) => function_message(m).unwrap_or_else(|| m.clone()),
             other => other.to_string(),
         };
+        // Classified by DataFusion's wording, before it is replaced by PostgreSQL's.
+        let kind = match root {
+            D::Plan(m) | D::Execution(m) => classify(root, m),
+            _ => classify(root, &message),
+        };
         // DataFusion puts hints on further lines; a client shows one line best.
         let message = message.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-        let kind = classify(root, &message);
         let message = match kind {
             PlanErrorKind::UndefinedTable => relation_message(&message),
             _ => message,
@@ -239,5 +243,27 @@ fn classify(e: &datafusion::error::DataFusionError, message: &str) -> PlanErrorK
         PlanErrorKind::DatatypeMismatch
     } else {
         PlanErrorKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_functions_are_undefined_function_in_postgres_words() {
+        let e = datafusion::error::DataFusionError::Plan(
+            "Invalid function 'no_such_fn'.\nDid you mean 'to_char'?".into(),
+        );
+        match SqlError::from(e) {
+            SqlError::Plan { message, kind, .. } => {
+                assert_eq!(kind, PlanErrorKind::UndefinedFunction);
+                assert_eq!(
+                    message,
+                    "function no_such_fn() does not exist (did you mean to_char?)"
+                );
+            }
+            other => panic!("expected a plan error, got {other:?}"),
+        }
     }
 }

@@ -5,6 +5,13 @@ use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+/// Timestamps as the harness prints them: like PostgreSQL (a space, no `T`, a fraction only
+/// when non-zero), but the fraction in whole milli-, micro- or nanoseconds (`.250`, where
+/// PostgreSQL writes `.25`).
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+/// Timestamps with a time zone: [`TIMESTAMP_FORMAT`] and the offset.
+pub const TIMESTAMP_TZ_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f%:z";
+
 /// One cell, typed enough to compare floats with a tolerance.
 #[derive(Debug, Clone)]
 pub enum Cell {
@@ -65,8 +72,8 @@ pub fn render_float(f: f64) -> String {
 pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<Cell>> {
     let options = FormatOptions::default()
         .with_null("NULL")
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
-        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
+        .with_timestamp_format(Some(TIMESTAMP_FORMAT))
+        .with_timestamp_tz_format(Some(TIMESTAMP_TZ_FORMAT));
     let mut out = Vec::new();
     for batch in batches {
         let formatters: Vec<_> = batch

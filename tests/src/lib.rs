@@ -5,14 +5,22 @@
 //! - [`oracle`]: runs a view's SQL in batch with DataFusion over every recorded input and
 //!   compares it with the maintained view.
 //! - [`format`]: Arrow values to the text sqllogictest files and comparisons use.
-//! - [`slt`]: the in-process sqllogictest database, with the harness commands `\i FILE`
-//!   and `CHECK ORACLE [view]`.
+//! - [`harness`]: [`harness::Slt`], the sqllogictest database over either way of running
+//!   SQL, with the harness commands `\i FILE` and `CHECK ORACLE [view]`.
+//! - [`slt`]: SQL in-process, straight into the engine.
+//! - [`wire`]: SQL over the Postgres wire, through `palisade_server::serve`.
+//! - [`pg_cells`]: Postgres result values as the same text [`format`] gives Arrow values.
+//! - [`server_process`]: the real `palisade` binary as a child process, for end-to-end tests.
 //! - [`events`]: seed-003-shaped events for property tests and benchmarks.
 
 pub mod events;
 pub mod format;
+pub mod harness;
 pub mod oracle;
+pub mod pg_cells;
+pub mod server_process;
 pub mod slt;
+pub mod wire;
 
 use std::path::PathBuf;
 
@@ -23,6 +31,5 @@ pub fn tests_dir() -> PathBuf {
 
 /// The five views of the website-security workload, as users write them.
 pub fn website_security_views() -> String {
-    std::fs::read_to_string(tests_dir().join("sql/website_security_views.sql"))
-        .unwrap_or_else(|e| panic!("tests/sql/website_security_views.sql: {e}"))
+    palisade_server::demo::VIEWS.to_string()
 }

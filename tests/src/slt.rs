@@ -1,12 +1,12 @@
-//! The in-process sqllogictest database.
-
-use std::fmt;
+//! SQL in-process, straight into the engine's `execute`: the sqllogictest database
+//! `Slt(InProcess::default())`.
 
 use async_trait::async_trait;
 use palisade_engine::{Database, DatabaseOptions, StatementResult};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 use crate::format::rendered;
+use crate::harness::{SltError, SltTarget};
 
 /// A fresh database per file, recording inputs so `CHECK ORACLE` can run.
 pub struct InProcess {
@@ -24,49 +24,26 @@ impl Default for InProcess {
     }
 }
 
-#[derive(Debug)]
-pub struct SltError(pub String);
-
-impl fmt::Display for SltError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SltError {}
-
 #[async_trait]
-impl sqllogictest::AsyncDB for InProcess {
-    type Error = SltError;
-    type ColumnType = DefaultColumnType;
+impl SltTarget for InProcess {
+    fn database(&self) -> &Database {
+        &self.db
+    }
 
-    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        let trimmed = sql.trim();
-        // Harness commands, not Palisade SQL.
-        if let Some(path) = trimmed.strip_prefix("\\i ") {
-            let text = std::fs::read_to_string(crate::tests_dir().join(path.trim()))
-                .map_err(|e| SltError(format!("\\i {path}: {e}")))?;
-            self.db
-                .execute(&text)
-                .await
-                .map_err(|e| SltError(e.to_string()))?;
-            return Ok(DBOutput::StatementComplete(0));
-        }
-        if let Some(rest) = trimmed.strip_prefix("CHECK ORACLE") {
-            let view = rest.trim();
-            let result = if view.is_empty() {
-                crate::oracle::check_all(&self.db).await
-            } else {
-                crate::oracle::check_view(&self.db, view).await
-            };
-            result.map_err(SltError)?;
-            return Ok(DBOutput::StatementComplete(0));
-        }
+    async fn run_script(&mut self, sql: &str) -> Result<(), SltError> {
+        self.db
+            .execute(sql)
+            .await
+            .map_err(|e| SltError::new(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn run_sql(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
         let mut results = self
             .db
             .execute(sql)
             .await
-            .map_err(|e| SltError(e.to_string()))?;
+            .map_err(|e| SltError::new(e.to_string()))?;
         match results.pop() {
             Some(StatementResult::Rows { schema, batches }) => Ok(DBOutput::Rows {
                 types: schema
@@ -78,15 +55,5 @@ impl sqllogictest::AsyncDB for InProcess {
             }),
             _ => Ok(DBOutput::StatementComplete(0)),
         }
-    }
-
-    async fn shutdown(&mut self) {}
-
-    fn engine_name(&self) -> &str {
-        "palisade"
-    }
-
-    async fn sleep(dur: std::time::Duration) {
-        tokio::time::sleep(dur).await;
     }
 }
