@@ -23,7 +23,8 @@ use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
 /// The order `SELECT * FROM view` returns rows in, from the view's ORDER BY.
 #[derive(Debug, Clone)]
 pub enum ReadOrder {
-    /// No ORDER BY: windows ascending, rows as computed.
+    /// No ORDER BY: newest windows first (a monitoring read wants the latest), rows as
+    /// computed.
     Any,
     /// ORDER BY window_start [DESC], ...: windows in that direction, each window's rows
     /// already sorted by the rest when it was computed.
@@ -112,7 +113,7 @@ impl ViewTable {
         let batches: Vec<RecordBatch> = {
             let rows = self.lock();
             match self.order {
-                ReadOrder::Windows { descending: true } => {
+                ReadOrder::Windows { descending: true } | ReadOrder::Any => {
                     rows.values().rev().flatten().cloned().collect()
                 }
                 _ => rows.values().flatten().cloned().collect(),

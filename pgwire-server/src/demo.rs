@@ -19,7 +19,7 @@ CREATE SOURCE website_logs_source (
     security_level VARCHAR
 ) WITH (
     connector = 'datagen',
-    datagen.rows.per.second = '200'
+    datagen.rows.per.second = '500'
 ) FORMAT PLAIN ENCODE JSON;
 ";
 
@@ -30,7 +30,7 @@ pub const VIEWS: &str = include_str!("../demo/website_security_views.sql");
 /// What `palisade demo` prints once it listens.
 pub fn banner(host: &str, port: u16, database: &str, user: &str) -> String {
     format!(
-        "Palisade demo: 200 website access events per second into website_logs_source, \
+        "Palisade demo: 500 website access events per second into website_logs_source, \
          five materialized views over them.\n\
          \n\
          Connect with:\n    psql -h {host} -p {port} -d {database} -U {user}\n\

@@ -37,7 +37,7 @@ enum Command {
     Serve(ServeArgs),
     /// Serve, with a live source of website access events and five security views over it.
     ///
-    /// The source generates 200 events per second with event time on the wall clock;
+    /// The source generates 500 events per second with event time on the wall clock;
     /// the views (website_user_metrics, top_user_actions, referrer_activity_summary,
     /// status_code_analysis_summary, security_level_analysis_summary) aggregate them in
     /// one-minute tumbling windows. The psql command to connect is printed at start.
