@@ -209,30 +209,9 @@ impl Column {
                     out.put_slice(if v { b"t" } else { b"f" });
                 }
             }
-            Kind::Int2 => {
-                let v = value::<Int16Type>(a, row)?;
-                if binary {
-                    out.put_i16(v);
-                } else {
-                    put_display(out, v);
-                }
-            }
-            Kind::Int4 => {
-                let v = value::<Int32Type>(a, row)?;
-                if binary {
-                    out.put_i32(v);
-                } else {
-                    put_display(out, v);
-                }
-            }
-            Kind::Int8 => {
-                let v = value::<Int64Type>(a, row)?;
-                if binary {
-                    out.put_i64(v);
-                } else {
-                    put_display(out, v);
-                }
-            }
+            Kind::Int2 => put_integer::<Int16Type>(a, row, binary, out, BytesMut::put_i16)?,
+            Kind::Int4 => put_integer::<Int32Type>(a, row, binary, out, BytesMut::put_i32)?,
+            Kind::Int8 => put_integer::<Int64Type>(a, row, binary, out, BytesMut::put_i64)?,
             Kind::Float4 => {
                 let v = value::<Float32Type>(a, row)?;
                 if binary {
@@ -336,6 +315,26 @@ fn value<T: ArrowPrimitiveType>(array: &ArrayRef, row: usize) -> PgWireResult<T:
         .downcast_ref::<PrimitiveArray<T>>()
         .map(|a| a.value(row))
         .ok_or_else(|| internal("column type changed while encoding"))
+}
+
+/// An integer: big-endian in binary, decimal digits in text.
+fn put_integer<T: ArrowPrimitiveType>(
+    array: &ArrayRef,
+    row: usize,
+    binary: bool,
+    out: &mut BytesMut,
+    big_endian: fn(&mut BytesMut, T::Native),
+) -> PgWireResult<()>
+where
+    T::Native: std::fmt::Display,
+{
+    let v = value::<T>(array, row)?;
+    if binary {
+        big_endian(out, v);
+    } else {
+        put_display(out, v);
+    }
+    Ok(())
 }
 
 fn put_display(out: &mut BytesMut, v: impl std::fmt::Display) {
