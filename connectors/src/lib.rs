@@ -16,9 +16,11 @@
 //!   - `datagen/tables.rs`: weighted value tables (actions, user agents, referrers, ...);
 //!   - `datagen/event.rs`: the event model, one row's values and their correlations;
 //!   - `datagen/columns.rs`: mapping declared columns to datagen fields and Arrow arrays.
+//! - [`kafka`]: the Kafka source; `kafka/options.rs` validates RisingWave's kafka options.
 
 pub mod datagen;
 pub mod error;
+pub mod kafka;
 pub mod registry;
 pub mod source;
 
