@@ -202,7 +202,10 @@ mod tests {
         );
         assert_eq!(with(("properties.", "x")).0, "properties.");
         assert_eq!(bad_option(parse(&base[1..])).0, "topic");
-        assert_eq!(bad_option(parse(&base[..1])).0, "properties.bootstrap.server");
+        assert_eq!(
+            bad_option(parse(&base[..1])).0,
+            "properties.bootstrap.server"
+        );
         let both = bad_option(parse(&[
             ("topic", "t"),
             ("properties.bootstrap.server", "b:9092"),
