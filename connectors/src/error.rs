@@ -28,6 +28,16 @@ pub enum ConnectorError {
     /// A bug in Palisade, not something the user can fix.
     #[error("internal connector error: {0}")]
     Internal(String),
+
+    /// The outside system is at fault or out of reach: a broker down, a topic missing, a
+    /// credential refused. `system` names what was being read.
+    #[error("{system}: {message}")]
+    Unavailable {
+        /// What failed, e.g. `kafka topic 'web_logs'`.
+        system: String,
+        /// The system's own words.
+        message: String,
+    },
 }
 
 impl ConnectorError {

@@ -24,6 +24,7 @@ pub fn sqlstate(error: &EngineError) -> &'static str {
         EngineError::Connector(ConnectorError::UnknownConnector { .. }) => "42704",
         EngineError::Connector(ConnectorError::BadOption { .. }) => "22023",
         EngineError::Connector(ConnectorError::Internal(_)) => "XX000",
+        EngineError::Connector(ConnectorError::Unavailable { .. }) => "08001",
         EngineError::Data(message) => data_sqlstate(message),
         EngineError::Internal(_) => "XX000",
     }

@@ -1,0 +1,351 @@
+//! Reading a topic's partitions into raw message batches, from positions Palisade keeps
+//! itself: the broker's consumer-group offsets are never the source of truth.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::options::{KafkaOptions, StartFrom};
+use crate::error::{ConnectorError, Result};
+
+/// How long metadata and offset lookups may take before the source reports the broker
+/// unreachable.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Messages of one or more polls, payloads back to back in one buffer so a batch costs a
+/// few allocations, not one per message.
+#[derive(Debug, Default)]
+pub struct RawBatch {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    pub partitions: Vec<i32>,
+    pub offsets: Vec<i64>,
+}
+
+impl RawBatch {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Message `i`'s value; a message without one (a tombstone) is empty.
+    pub fn payload(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.partitions.clear();
+        self.offsets.clear();
+    }
+
+    fn push(&mut self, partition: i32, offset: i64, payload: &[u8]) {
+        self.data.extend_from_slice(payload);
+        self.ends.push(self.data.len());
+        self.partitions.push(partition);
+        self.offsets.push(offset);
+    }
+}
+
+/// One Kafka source's consumer. Every partition of the topic is assigned explicitly (no
+/// group rebalancing), starting from the positions the source resumes from or, for
+/// partitions without one, from `scan.startup.*`.
+pub struct KafkaReader {
+    consumer: BaseConsumer,
+    topic: String,
+    /// The next offset to deliver per partition: the last delivered offset + 1. Offsets are
+    /// not contiguous in general (compaction, transaction markers), so nothing here
+    /// assumes they are.
+    positions: BTreeMap<i32, i64>,
+}
+
+impl KafkaReader {
+    /// Connects as consumer group `<group.id.prefix>-<source>` and assigns every partition.
+    pub fn open(source: &str, options: &KafkaOptions, resume: &BTreeMap<i32, i64>) -> Result<Self> {
+        let mut config = ClientConfig::new();
+        for (key, value) in &options.client_config {
+            config.set(key, value);
+        }
+        // Set after the user's properties: positions are ours, so the group never commits,
+        // and a position past the retained log restarts at the oldest message rather than
+        // skipping ahead.
+        config
+            .set("group.id", format!("{}-{source}", options.group_id_prefix))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest");
+        let consumer: BaseConsumer = config
+            .create()
+            .map_err(|e| unavailable(&options.topic, e))?;
+        let metadata = consumer
+            .fetch_metadata(Some(&options.topic), METADATA_TIMEOUT)
+            .map_err(|e| unavailable(&options.topic, e))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == options.topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(ConnectorError::Unavailable {
+                system: format!("kafka topic '{}'", options.topic),
+                message: "the topic does not exist or has no partitions".into(),
+            });
+        }
+        // Every partition starts at a concrete offset, recorded as its position at once, so
+        // a restart resumes each partition where this run began even if it delivered
+        // nothing yet (with 'latest', a partition left to start "at the end" again would
+        // skip what arrived in between).
+        let mut positions = resume.clone();
+        let mut by_time = TopicPartitionList::new();
+        for &p in &partitions {
+            if positions.contains_key(&p) {
+                continue;
+            }
+            let (low, high) = consumer
+                .fetch_watermarks(&options.topic, p, METADATA_TIMEOUT)
+                .map_err(|e| unavailable(&options.topic, e))?;
+            match options.start {
+                StartFrom::Earliest => {
+                    positions.insert(p, low);
+                }
+                StartFrom::Latest => {
+                    positions.insert(p, high);
+                }
+                StartFrom::Timestamp(millis) => {
+                    // Until the lookup answers: the end (no message at or after `millis`).
+                    positions.insert(p, high);
+                    by_time
+                        .add_partition_offset(&options.topic, p, Offset::Offset(millis))
+                        .map_err(|e| unavailable(&options.topic, e))?;
+                }
+            }
+        }
+        if by_time.count() > 0 {
+            let found = consumer
+                .offsets_for_times(by_time, METADATA_TIMEOUT)
+                .map_err(|e| unavailable(&options.topic, e))?;
+            for e in found.elements() {
+                if let Offset::Offset(offset) = e.offset() {
+                    positions.insert(e.partition(), offset);
+                }
+            }
+        }
+        let mut assignment = TopicPartitionList::new();
+        for (&p, &next) in &positions {
+            assignment
+                .add_partition_offset(&options.topic, p, Offset::Offset(next))
+                .map_err(|e| unavailable(&options.topic, e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| unavailable(&options.topic, e))?;
+        Ok(KafkaReader {
+            consumer,
+            topic: options.topic.clone(),
+            positions,
+        })
+    }
+
+    /// Appends up to `max` messages to `batch`, waiting at most `wait` for the first and
+    /// not at all for the rest. Returns how many were appended.
+    pub fn poll_into(&mut self, batch: &mut RawBatch, max: usize, wait: Duration) -> Result<usize> {
+        let mut added = 0;
+        while added < max {
+            let timeout = if added == 0 { wait } else { Duration::ZERO };
+            let Some(polled) = self.consumer.poll(timeout) else {
+                break;
+            };
+            let message = polled.map_err(|e| unavailable(&self.topic, e))?;
+            let (partition, offset) = (message.partition(), message.offset());
+            batch.push(partition, offset, message.payload().unwrap_or_default());
+            self.positions.insert(partition, offset + 1);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The next offset to deliver, for every partition.
+    pub fn positions(&self) -> &BTreeMap<i32, i64> {
+        &self.positions
+    }
+
+    /// Each partition's high watermark (the offset the next produced message gets), for lag.
+    pub fn high_watermarks(&self) -> Result<BTreeMap<i32, i64>> {
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(|e| unavailable(&self.topic, e))?;
+        let mut out = BTreeMap::new();
+        for e in assignment.elements() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, e.partition(), METADATA_TIMEOUT)
+                .map_err(|e| unavailable(&self.topic, e))?;
+            out.insert(e.partition(), high);
+        }
+        Ok(out)
+    }
+}
+
+fn unavailable(topic: &str, e: KafkaError) -> ConnectorError {
+    ConnectorError::Unavailable {
+        system: format!("kafka topic '{topic}'"),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    use super::*;
+
+    const TOPIC: &str = "web_logs";
+
+    fn options(bootstrap: &str, start: StartFrom) -> KafkaOptions {
+        KafkaOptions {
+            topic: TOPIC.into(),
+            start,
+            group_id_prefix: "test".into(),
+            client_config: BTreeMap::from([("bootstrap.servers".into(), bootstrap.into())]),
+        }
+    }
+
+    /// Produces `count` messages `{"n": i}` round-robin over the partitions.
+    fn produce(bootstrap: &str, count: usize, partitions: i32) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .expect("producer");
+        for i in 0..count {
+            let payload = format!("{{\"n\": {i}}}");
+            let key = i.to_string();
+            producer
+                .send(
+                    BaseRecord::to(TOPIC)
+                        .payload(&payload)
+                        .key(&key)
+                        .partition(i as i32 % partitions),
+                )
+                .expect("queued");
+        }
+        producer.flush(Duration::from_secs(10)).expect("flushed");
+    }
+
+    fn read_all(reader: &mut KafkaReader, want: usize) -> RawBatch {
+        let mut batch = RawBatch::default();
+        for _ in 0..200 {
+            if batch.len() >= want {
+                break;
+            }
+            let missing = want - batch.len();
+            reader
+                .poll_into(&mut batch, missing, Duration::from_millis(100))
+                .expect("polls");
+        }
+        batch
+    }
+
+    #[test]
+    fn reads_every_partition_once_and_resumes_from_its_own_positions() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(TOPIC, 4, 1).expect("topic");
+        let bootstrap = cluster.bootstrap_servers();
+        produce(&bootstrap, 100, 4);
+
+        let mut reader = KafkaReader::open(
+            "s",
+            &options(&bootstrap, StartFrom::Earliest),
+            &BTreeMap::new(),
+        )
+        .expect("opens");
+        assert_eq!(
+            reader.positions(),
+            &BTreeMap::from([(0, 0), (1, 0), (2, 0), (3, 0)]),
+            "every partition has a position before it delivers"
+        );
+        let first = read_all(&mut reader, 60);
+        assert_eq!(first.len(), 60);
+        let positions = reader.positions().clone();
+        drop(reader);
+
+        // A new reader from the first one's positions delivers exactly the other 40.
+        let mut resumed =
+            KafkaReader::open("s", &options(&bootstrap, StartFrom::Latest), &positions)
+                .expect("reopens");
+        let rest = read_all(&mut resumed, 40);
+        assert_eq!(rest.len(), 40);
+        let mut extra = RawBatch::default();
+        resumed
+            .poll_into(&mut extra, 10, Duration::from_millis(300))
+            .expect("polls");
+        assert_eq!(extra.len(), 0, "nothing is delivered twice");
+
+        let mut seen = BTreeSet::new();
+        for batch in [&first, &rest] {
+            for i in 0..batch.len() {
+                let text = std::str::from_utf8(batch.payload(i)).expect("utf8");
+                assert!(seen.insert(text.to_string()), "{text} delivered twice");
+            }
+        }
+        let expected: BTreeSet<String> = (0..100).map(|i| format!("{{\"n\": {i}}}")).collect();
+        assert_eq!(seen, expected);
+        assert_eq!(
+            resumed.positions(),
+            &BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
+        );
+        assert_eq!(
+            resumed.high_watermarks().expect("watermarks"),
+            BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
+        );
+    }
+
+    #[test]
+    fn latest_skips_what_was_produced_before() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(TOPIC, 2, 1).expect("topic");
+        let bootstrap = cluster.bootstrap_servers();
+        produce(&bootstrap, 10, 2);
+        let mut reader = KafkaReader::open(
+            "s",
+            &options(&bootstrap, StartFrom::Latest),
+            &BTreeMap::new(),
+        )
+        .expect("opens");
+        assert_eq!(reader.positions(), &BTreeMap::from([(0, 5), (1, 5)]));
+        let mut batch = RawBatch::default();
+        reader
+            .poll_into(&mut batch, 10, Duration::from_millis(500))
+            .expect("polls");
+        assert_eq!(batch.len(), 0);
+    }
+
+    #[test]
+    fn a_missing_topic_is_reported_by_name() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        let mut o = options(&cluster.bootstrap_servers(), StartFrom::Earliest);
+        o.topic = "nope".into();
+        match KafkaReader::open("s", &o, &BTreeMap::new()) {
+            Err(ConnectorError::Unavailable { system, .. }) => {
+                assert_eq!(system, "kafka topic 'nope'")
+            }
+            Err(other) => panic!("expected unavailable, got {other}"),
+            Ok(_) => panic!("expected an error"),
+        }
+    }
+}
