@@ -16,15 +16,20 @@
 //!   - `datagen/tables.rs`: weighted value tables (actions, user agents, referrers, ...);
 //!   - `datagen/event.rs`: the event model, one row's values and their correlations;
 //!   - `datagen/columns.rs`: mapping declared columns to datagen fields and Arrow arrays.
+//! - [`json_decode`]: [`JsonDecoder`], JSON object payloads (one per Kafka message) to one
+//!   Arrow batch, rejecting bad records with a reason; `json_decode/parse.rs` is its tokenizer
+//!   and value conversion, `json_decode/tests.rs` its tests.
 //! - [`kafka`]: the Kafka source; `kafka/options.rs` validates RisingWave's kafka options.
 
 pub mod datagen;
 pub mod error;
+pub mod json_decode;
 pub mod kafka;
 pub mod registry;
 pub mod source;
 
 pub use datagen::DatagenReader;
 pub use error::{ConnectorError, Result};
+pub use json_decode::{Decoded, JsonDecoder, Rejected};
 pub use registry::{ConnectorInfo, connectors, open_source};
 pub use source::{SourceReader, SourceSpec};
