@@ -671,3 +671,84 @@ async fn psql_reports_an_error_and_fails() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_start_with_the_parameters_psql_and_drivers_read() {
+    let server = ServerProcess::builder().start().await;
+    let (_client, connection) = tokio_postgres::connect(&server.connection_string(), NoTls)
+        .await
+        .expect("connects");
+    let parameter = |name: &str| connection.parameter(name).map(str::to_string);
+    let version = parameter("server_version").expect("server_version is sent");
+    let major: u32 = version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("server_version {version:?} starts with a major version"));
+    assert!(major >= 15, "server_version {version}");
+    for (name, value) in [
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("TimeZone", "UTC"),
+    ] {
+        assert_eq!(parameter(name).as_deref(), Some(value), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_query_does_not_stall_ingest() {
+    let server = ServerProcess::builder().start().await;
+    let admin = connect(&server).await;
+    admin
+        .batch_execute(
+            "CREATE SOURCE live (request_timestamp TIMESTAMP, status_code INT)
+             WITH (connector = 'datagen', datagen.rows.per.second = '2000');
+             CREATE MATERIALIZED VIEW live_counts AS
+             SELECT status_code, COUNT(*) AS n FROM live GROUP BY status_code",
+        )
+        .await
+        .expect("the paced source and its view are created");
+    let slow_client = connect(&server).await;
+    let cancel = slow_client.cancel_token();
+    let slow = tokio::spawn(async move { slow_client.query(SLOW_QUERY, &[]).await });
+    // Wait until the slow query is surely running, then watch the view grow.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let total = || async {
+        let row = admin
+            .query_one("SELECT SUM(n) AS total FROM live_counts", &[])
+            .await
+            .expect("the view answers while the slow query runs");
+        row.get::<_, Option<i64>>("total").unwrap_or(0)
+    };
+    let before = total().await;
+    let started = Instant::now();
+    let mut after = before;
+    while after <= before && started.elapsed() < CANCEL_DEADLINE {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = total().await;
+    }
+    assert!(
+        !slow.is_finished(),
+        "the slow query was still running while the view was read"
+    );
+    assert!(
+        after > before,
+        "the view stayed at {before} events while a slow query ran"
+    );
+    cancel
+        .cancel_query(NoTls)
+        .await
+        .expect("the cancel request is delivered");
+    let result = tokio::time::timeout(CANCEL_DEADLINE, slow)
+        .await
+        .expect("the slow query ends after the cancel")
+        .expect("the query task does not panic");
+    let error = result.expect_err("a cancelled query fails");
+    assert_eq!(
+        error.as_db_error().map(|d| d.code()),
+        Some(&SqlState::QUERY_CANCELED)
+    );
+}

@@ -19,9 +19,9 @@ pub struct Prepared {
 }
 
 impl Database {
-    /// Parses and plans one statement without running it. An empty text (only comments or
-    /// semicolons) prepares to a statement with neither parameters nor rows.
-    pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
+    /// Parses and plans one statement without running it; `None` for a text that holds no
+    /// statement (only comments or semicolons).
+    pub async fn prepare(&self, sql: &str) -> Result<Option<Prepared>> {
         let mut statements = parse_statements(sql)?;
         if statements.len() > 1 {
             return Err(EngineError::Sql(palisade_sql::SqlError::Syntax {
@@ -30,10 +30,7 @@ impl Database {
             }));
         }
         let Some(located) = statements.pop() else {
-            return Ok(Prepared {
-                params: vec![],
-                schema: None,
-            });
+            return Ok(None);
         };
         let at = located.position;
         let prepared = match located.statement {
@@ -68,7 +65,7 @@ impl Database {
                 schema: None,
             },
         };
-        Ok(prepared)
+        Ok(Some(prepared))
     }
 
     /// Runs one statement with `params` bound to `$1`, `$2`, ... in order. Values are cast

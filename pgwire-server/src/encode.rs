@@ -352,11 +352,14 @@ fn put_display(out: &mut BytesMut, v: impl std::fmt::Display) {
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, fraction trimmed of trailing zeros, as PostgreSQL.
 fn put_timestamp(out: &mut BytesMut, t: NaiveDateTime) {
     put_display(out, t.format("%Y-%m-%d %H:%M:%S"));
-    let micros = t.nanosecond() / 1000;
-    if micros != 0 {
-        let fraction = format!("{micros:06}");
-        out.put_u8(b'.');
-        out.put_slice(fraction.trim_end_matches('0').as_bytes());
+    let mut fraction = t.nanosecond() / 1000;
+    if fraction != 0 {
+        let mut digits = 6;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        put_display(out, format_args!(".{fraction:0digits$}"));
     }
 }
 
@@ -566,6 +569,10 @@ mod tests {
         .expect("batch");
         let text = text_row(&batch, &Format::UnifiedText);
         assert_eq!(text[0].as_deref(), Some(&b"2024-01-25 12:30:45.678"[..]));
+        let mut out = BytesMut::new();
+        let t = DateTime::from_timestamp_micros(micros - 678_000 + 5).expect("in range");
+        put_timestamp(&mut out, t.naive_utc());
+        assert_eq!(&out[..], b"2024-01-25 12:30:45.000005");
         assert_eq!(text[1].as_deref(), Some(&b"2024-01-25 12:30:45+00"[..]));
         assert_eq!(text[2].as_deref(), Some(&b"2"[..]));
         assert_eq!(text[3], None);

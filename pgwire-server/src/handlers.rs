@@ -194,14 +194,15 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        if palisade_sql::parse_statements(sql).is_ok_and(|s| s.is_empty()) {
-            return Ok(None);
-        }
         let db = self.db.clone();
         let text = sql.to_string();
         let prepared = detached(async move { db.prepare(&text).await })
             .await?
             .map_err(|e| to_pgwire(&e, sql))?;
+        // Only comments: stored as an empty statement, which executes to EmptyQueryResponse.
+        let Some(prepared) = prepared else {
+            return Ok(None);
+        };
         Ok(Some(PreparedStatement {
             sql: sql.to_string(),
             params: prepared
