@@ -211,7 +211,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use rdkafka::mocking::MockCluster;
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 
     use super::*;
 
@@ -247,6 +247,19 @@ mod tests {
         producer.flush(Duration::from_secs(10)).expect("flushed");
     }
 
+    /// A mock cluster holding [`TOPIC`] with `partitions` partitions and `messages`
+    /// messages; the cluster lives as long as the returned handle.
+    fn topic_with(
+        partitions: i32,
+        messages: usize,
+    ) -> (MockCluster<'static, DefaultProducerContext>, String) {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(TOPIC, partitions, 1).expect("topic");
+        let bootstrap = cluster.bootstrap_servers();
+        produce(&bootstrap, messages, partitions);
+        (cluster, bootstrap)
+    }
+
     fn read_all(reader: &mut KafkaReader, want: usize) -> RawBatch {
         let mut batch = RawBatch::default();
         for _ in 0..200 {
@@ -263,10 +276,7 @@ mod tests {
 
     #[test]
     fn reads_every_partition_once_and_resumes_from_its_own_positions() {
-        let cluster = MockCluster::new(1).expect("mock cluster");
-        cluster.create_topic(TOPIC, 4, 1).expect("topic");
-        let bootstrap = cluster.bootstrap_servers();
-        produce(&bootstrap, 100, 4);
+        let (_cluster, bootstrap) = topic_with(4, 100);
 
         let mut reader = KafkaReader::open(
             "s",
@@ -317,10 +327,7 @@ mod tests {
 
     #[test]
     fn latest_skips_what_was_produced_before() {
-        let cluster = MockCluster::new(1).expect("mock cluster");
-        cluster.create_topic(TOPIC, 2, 1).expect("topic");
-        let bootstrap = cluster.bootstrap_servers();
-        produce(&bootstrap, 10, 2);
+        let (_cluster, bootstrap) = topic_with(2, 10);
         let mut reader = KafkaReader::open(
             "s",
             &options(&bootstrap, StartFrom::Latest),
