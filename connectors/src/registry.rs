@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::datagen::DatagenReader;
 use crate::error::{ConnectorError, Result};
-use crate::source::{SourceReader, SourceSpec};
+use crate::kafka::KafkaSource;
+use crate::source::{Offsets, SourceReader, SourceSpec, StreamReader};
 
 /// One entry of the connector catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,10 @@ const CONNECTORS: &[ConnectorInfo] = &[
         description: "synthetic website access-log events, deterministic per (seed, row)",
     },
     ConnectorInfo {
+        name: "kafka",
+        description: "JSON records from every partition of a Kafka topic (FORMAT PLAIN ENCODE JSON)",
+    },
+    ConnectorInfo {
         name: "embedded",
         description: "rows pushed through the engine's in-process API; takes no options",
     },
@@ -31,12 +36,27 @@ pub fn connectors() -> &'static [ConnectorInfo] {
     CONNECTORS
 }
 
-/// Opens the reader for `spec`. `Ok(None)` means the source has no reader because the engine
-/// feeds it directly (`embedded`). `now` is the source's creation time, passed in rather than read
-/// here so tests are deterministic.
-pub fn open_source(spec: &SourceSpec, now: DateTime<Utc>) -> Result<Option<Box<dyn SourceReader>>> {
+/// How a source's rows arrive, as [`open_source`] found out.
+pub enum Opened {
+    /// Rows by position, re-readable at will (datagen).
+    Positional(Box<dyn SourceReader>),
+    /// A log polled as it grows, with its own offsets (Kafka).
+    Stream(Box<dyn StreamReader>),
+    /// No reader: the engine feeds the source itself (`embedded`, INSERT).
+    Embedded,
+}
+
+/// Opens the reader for source `name` as `spec` describes it. `now` is the source's creation
+/// time, passed in rather than read here so tests are deterministic. May block on the
+/// network (Kafka looks up the topic's partitions and offsets).
+pub fn open_source(name: &str, spec: &SourceSpec, now: DateTime<Utc>) -> Result<Opened> {
     match spec.connector.to_ascii_lowercase().as_str() {
-        "datagen" => Ok(Some(Box::new(DatagenReader::new(spec, now)?))),
+        "datagen" => Ok(Opened::Positional(Box::new(DatagenReader::new(spec, now)?))),
+        "kafka" => Ok(Opened::Stream(Box::new(KafkaSource::open(
+            name,
+            spec,
+            &Offsets::new(),
+        )?))),
         "embedded" => {
             if let Some(option) = spec.unknown_options(&[]).next() {
                 return Err(ConnectorError::bad_option(
@@ -44,7 +64,7 @@ pub fn open_source(spec: &SourceSpec, now: DateTime<Utc>) -> Result<Option<Box<d
                     "the embedded connector takes no options",
                 ));
             }
-            Ok(None)
+            Ok(Opened::Embedded)
         }
         _ => Err(ConnectorError::UnknownConnector {
             name: spec.connector.clone(),
@@ -54,6 +74,34 @@ pub fn open_source(spec: &SourceSpec, now: DateTime<Utc>) -> Result<Option<Box<d
                 .collect::<Vec<_>>()
                 .join(", "),
         }),
+    }
+}
+
+/// A log source's records from offsets `from` up to `until` (exclusive), read again for a
+/// view created after the source started. The caller polls until [`Replay::done`].
+pub struct Replay {
+    source: KafkaSource,
+}
+
+impl Replay {
+    pub fn open(name: &str, spec: &SourceSpec, from: &Offsets, until: Offsets) -> Result<Self> {
+        match spec.connector.to_ascii_lowercase().as_str() {
+            "kafka" => Ok(Replay {
+                source: KafkaSource::replay(name, spec, from, until)?,
+            }),
+            other => Err(ConnectorError::Internal(format!(
+                "connector '{other}' is not a log and cannot replay offsets"
+            ))),
+        }
+    }
+
+    pub fn reader(&mut self) -> &mut dyn StreamReader {
+        &mut self.source
+    }
+
+    /// Whether every partition has been read up to `until`.
+    pub fn done(&self) -> bool {
+        self.source.replayed()
     }
 }
 
@@ -92,18 +140,20 @@ mod tests {
 
     #[test]
     fn datagen_opens_a_reader() {
-        let reader = open_source(&spec("datagen", &[]), now()).unwrap().unwrap();
+        let Opened::Positional(reader) = open_source("s", &spec("datagen", &[]), now()).unwrap()
+        else {
+            panic!("datagen is positional");
+        };
         assert_eq!(reader.rows_per_second(), Some(10.0));
     }
 
     #[test]
     fn embedded_has_no_reader_and_no_options() {
-        assert!(
-            open_source(&spec("embedded", &[]), now())
-                .unwrap()
-                .is_none()
-        );
-        let err = open_source(&spec("embedded", &[("datagen.seed", "1")]), now())
+        assert!(matches!(
+            open_source("s", &spec("embedded", &[]), now()).unwrap(),
+            Opened::Embedded
+        ));
+        let err = open_source("s", &spec("embedded", &[("datagen.seed", "1")]), now())
             .err()
             .unwrap();
         assert!(
@@ -113,8 +163,8 @@ mod tests {
 
     #[test]
     fn unknown_connector_names_itself_and_the_known_ones() {
-        let err = open_source(&spec("kafka", &[]), now()).err().unwrap();
+        let err = open_source("s", &spec("kafak", &[]), now()).err().unwrap();
         let text = err.to_string();
-        assert!(text.contains("kafka") && text.contains("datagen") && text.contains("embedded"));
+        assert!(text.contains("kafak") && text.contains("kafka") && text.contains("embedded"));
     }
 }

@@ -1,6 +1,9 @@
-//! The contract between the engine and every source connector.
+//! The contracts between the engine and source connectors: [`SourceReader`] for sources that
+//! are a pure function of row position (datagen), [`StreamReader`] for logs that deliver
+//! records as they arrive and track their own offsets (Kafka).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -18,6 +21,75 @@ pub trait SourceReader: Send {
     fn total_rows(&self) -> Option<u64>;
     /// Rows per wall-clock second the engine should pace delivery at; None = as fast as it can.
     fn rows_per_second(&self) -> Option<f64>;
+}
+
+/// The next offset to read, per partition: a log source's position. Offsets are not
+/// contiguous in general, so "caught up" means "at or past", never "equal to last + 1".
+pub type Offsets = BTreeMap<i32, i64>;
+
+/// A log of records that arrive over time (a Kafka topic). The engine polls it from one
+/// thread; the reader keeps its own offsets, which are the source's position.
+pub trait StreamReader: Send {
+    /// Arrow schema of the batches this reader yields (exactly the declared columns, in order).
+    fn schema(&self) -> SchemaRef;
+    /// Waits at most `wait` for a first record, then takes what has already arrived, up to
+    /// `max` records. Never fails: a fault (broker gone) is reported in [`Polled::fault`]
+    /// and the next poll tries again.
+    fn poll(&mut self, max: usize, wait: Duration) -> Polled;
+    /// The next offset to deliver per partition, counting every record returned so far.
+    fn offsets(&self) -> &Offsets;
+    /// The partitions' high watermarks as last reported by the client (no round trip; empty
+    /// until the first report).
+    fn high_watermarks(&self) -> Offsets;
+    /// Every partition's end, asked of the broker now: what a FLUSH waits to have read.
+    fn end_offsets(&mut self, timeout: Duration) -> Result<Offsets>;
+}
+
+/// What one [`StreamReader::poll`] returned.
+#[derive(Debug)]
+pub struct Polled {
+    /// The records that decoded, in arrival order.
+    pub batch: RecordBatch,
+    /// Records that could not be decoded. Their offsets are consumed all the same.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Values taken from a JSON string into a numeric column in `batch`.
+    pub coerced: u64,
+    /// Why the poll could not reach the outside system, if it could not.
+    pub fault: Option<String>,
+}
+
+/// A record the source could not decode, kept so it is never lost silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub partition: i32,
+    pub offset: i64,
+    pub error: String,
+    /// The payload as text (invalid UTF-8 replaced), cut to [`DEAD_LETTER_PAYLOAD_BYTES`].
+    pub payload: String,
+    /// The payload's full length in bytes.
+    pub payload_bytes: usize,
+}
+
+/// How much of a bad record's payload is kept: enough to see what went wrong, bounded so
+/// a flood of huge bad records cannot exhaust memory.
+pub const DEAD_LETTER_PAYLOAD_BYTES: usize = 1024;
+
+impl DeadLetter {
+    pub fn new(partition: i32, offset: i64, error: String, payload: &[u8]) -> Self {
+        let mut end = payload.len().min(DEAD_LETTER_PAYLOAD_BYTES);
+        // Never split a UTF-8 character: back off over continuation bytes (at most 3).
+        let floor = end.saturating_sub(3);
+        while end > floor && end < payload.len() && payload[end] & 0xC0 == 0x80 {
+            end -= 1;
+        }
+        DeadLetter {
+            partition,
+            offset,
+            error,
+            payload: String::from_utf8_lossy(&payload[..end]).into_owned(),
+            payload_bytes: payload.len(),
+        }
+    }
 }
 
 /// What a `CREATE SOURCE` statement asks for, after the engine has parsed it.

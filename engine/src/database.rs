@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
-use palisade_connectors::{SourceSpec, open_source};
+use palisade_connectors::{Opened, Replay, SourceSpec, open_source};
 use palisade_sql::statement::{
     CreateMaterializedView, CreateSource, DropObject, Insert, ObjectKind, ShowObjects,
 };
@@ -19,12 +18,12 @@ use palisade_sql::{PlanErrorKind, Statement, parse_statements};
 use sqlparser::ast::{Query, Statement as SqlStatement};
 use tokio::sync::watch;
 
-use crate::dataflow::{Dataflow, Progress, SourceFlow, ViewFlow};
+use crate::dataflow::{Dataflow, LogState, Progress, SourceFlow, ViewFlow};
 use crate::error::{EngineError, Result};
 use crate::operators::Change;
 use crate::planner::{plan_view, windowed_schema};
 use crate::schema_table::SchemaTable;
-use crate::source_runner::{BATCH_ROWS, SourceRunner};
+use crate::source_runner::{BATCH_ROWS, FlushWait, SourceRunner};
 use crate::view_table::{ViewProvider, ViewTable};
 
 /// What one statement returns.
@@ -88,12 +87,12 @@ pub struct Definitions {
 }
 
 #[derive(Default)]
-struct Catalog {
-    sources: BTreeMap<String, SourceDef>,
-    views: BTreeMap<String, ViewDef>,
-    runners: BTreeMap<String, SourceRunner>,
+pub(crate) struct Catalog {
+    pub(crate) sources: BTreeMap<String, SourceDef>,
+    pub(crate) views: BTreeMap<String, ViewDef>,
+    pub(crate) runners: BTreeMap<String, SourceRunner>,
     /// Creation order of every object, for SHOW and the oracle.
-    order: Vec<String>,
+    pub(crate) order: Vec<String>,
 }
 
 /// An in-process Palisade: a catalog of sources and materialized views kept up to date
@@ -106,7 +105,7 @@ pub struct Database {
 pub(crate) struct Inner {
     /// DDL runs one statement at a time; ingest never waits on it except while a view is
     /// attached.
-    catalog: tokio::sync::Mutex<Catalog>,
+    pub(crate) catalog: tokio::sync::Mutex<Catalog>,
     dataflow: Arc<Mutex<Dataflow>>,
     /// Where SELECTs run: every view registered as a table.
     pub(crate) query: SessionContext,
@@ -121,17 +120,22 @@ impl Default for Database {
 
 impl Database {
     pub fn new(options: DatabaseOptions) -> Self {
+        let dataflow = Arc::new(Mutex::new(Dataflow::default()));
+        let query = palisade_sql::planner::new_session();
+        if let Err(e) = crate::system_tables::register(&query, &dataflow) {
+            tracing::error!(error = %e, "the palisade system tables are unavailable");
+        }
         Database {
             inner: Arc::new(Inner {
                 catalog: tokio::sync::Mutex::new(Catalog::default()),
-                dataflow: Arc::new(Mutex::new(Dataflow::default())),
-                query: palisade_sql::planner::new_session(),
+                dataflow,
+                query,
                 options,
             }),
         }
     }
 
-    fn dataflow(&self) -> MutexGuard<'_, Dataflow> {
+    pub(crate) fn dataflow(&self) -> MutexGuard<'_, Dataflow> {
         // Ingest holds this lock per batch; a panic there leaves views at a batch boundary.
         self.inner
             .dataflow
@@ -269,7 +273,17 @@ impl Database {
             schema: Arc::clone(&schema),
         };
         let created_at = self.inner.options.now.unwrap_or_else(Utc::now);
-        let reader = open_source(&spec, created_at)?;
+        // Opening may wait on the network (a Kafka broker): not on a runtime thread.
+        let opened = {
+            let (name, spec) = (stmt.name.clone(), spec.clone());
+            tokio::task::spawn_blocking(move || open_source(&name, &spec, created_at))
+                .await
+                .map_err(|e| EngineError::Internal(format!("opening the source: {e}")))??
+        };
+        let log = match &opened {
+            Opened::Stream(reader) => Some(LogState::new(reader.offsets().clone())),
+            _ => None,
+        };
         let (progress, _) = watch::channel(Progress::default());
         self.dataflow().sources.insert(
             stmt.name.clone(),
@@ -278,6 +292,7 @@ impl Database {
                 subscribers: vec![],
                 progress,
                 recorded: self.inner.options.record_inputs.then(Vec::new),
+                log,
             },
         );
         self.inner.query.register_table(
@@ -287,9 +302,19 @@ impl Database {
                 schema,
             }),
         )?;
-        if let Some(reader) = reader {
-            let runner =
-                SourceRunner::start(stmt.name.clone(), reader, Arc::clone(&self.inner.dataflow));
+        let dataflow = Arc::clone(&self.inner.dataflow);
+        let runner = match opened {
+            Opened::Positional(reader) => {
+                Some(SourceRunner::start(stmt.name.clone(), reader, dataflow))
+            }
+            Opened::Stream(reader) => Some(SourceRunner::start_stream(
+                stmt.name.clone(),
+                reader,
+                dataflow,
+            )),
+            Opened::Embedded => None,
+        };
+        if let Some(runner) = runner {
             catalog.runners.insert(stmt.name.clone(), runner);
         }
         tracing::info!(source = %stmt.name, connector = %stmt.connector, "created source");
@@ -398,8 +423,17 @@ impl Database {
                     .sources
                     .get(&upstream)
                     .map_or(0, |s| s.progress.borrow().delivered);
-                if delivered > 0 {
-                    backfill_from_source(&mut flow, &stmt.name, source, delivered)?;
+                let log = flow.sources.get(&upstream).and_then(|s| s.log.clone());
+                let backfilled = match log {
+                    Some(log) => replay_log(&mut flow, &stmt.name, source, &log),
+                    None if delivered > 0 => {
+                        backfill_from_source(&mut flow, &stmt.name, source, delivered)
+                    }
+                    None => Ok(()),
+                };
+                if let Err(e) = backfilled {
+                    flow.views.remove(&stmt.name);
+                    return Err(e);
                 }
                 if let Some(s) = flow.sources.get_mut(&upstream) {
                     s.subscribers.push(stmt.name.clone());
@@ -520,9 +554,10 @@ impl Database {
         Ok(StatementResult::done(tag))
     }
 
-    /// Waits until every row each source had accepted is reflected in every view.
+    /// Waits until every row each source had accepted is reflected in every view; for a
+    /// log source, every record below the partitions' ends when FLUSH ran.
     async fn flush(&self) -> Result<StatementResult> {
-        let waits: Vec<(u64, watch::Receiver<Progress>)> = {
+        let waits: Vec<(String, FlushWait, watch::Receiver<Progress>)> = {
             let catalog = self.inner.catalog.lock().await;
             let flow = self.dataflow();
             catalog
@@ -531,113 +566,38 @@ impl Database {
                 .filter_map(|(name, runner)| {
                     flow.sources
                         .get(name)
-                        .map(|s| (runner.flush_target(), s.progress.subscribe()))
+                        .map(|s| (name.clone(), runner.request_flush(), s.progress.subscribe()))
                 })
                 .collect()
         };
-        for (target, mut rx) in waits {
+        for (name, wait, mut rx) in waits {
             // A dropped source closes its channel: nothing left to wait for.
-            let _ = rx.wait_for(|p| p.done || p.delivered >= target).await;
+            let _ = rx
+                .wait_for(|p| {
+                    p.done
+                        || match wait {
+                            FlushWait::Rows(rows) => p.delivered >= rows,
+                            FlushWait::Request(request) => p.flushed >= request,
+                        }
+                })
+                .await;
+            if let FlushWait::Request(request) = wait {
+                let catalog = self.inner.catalog.lock().await;
+                if let Some(why) = catalog
+                    .runners
+                    .get(&name)
+                    .and_then(|r| r.flush_failure(request))
+                {
+                    return Err(EngineError::Connector(
+                        palisade_connectors::ConnectorError::Unavailable {
+                            system: format!("source \"{name}\""),
+                            message: why,
+                        },
+                    ));
+                }
+            }
         }
         Ok(StatementResult::done("FLUSH"))
-    }
-
-    async fn show_sources(&self) -> Result<StatementResult> {
-        let catalog = self.inner.catalog.lock().await;
-        let flow = self.dataflow();
-        let mut names = vec![];
-        let mut connectors = vec![];
-        let mut columns = vec![];
-        let mut rows = vec![];
-        let mut status = vec![];
-        for name in catalog
-            .order
-            .iter()
-            .filter(|n| catalog.sources.contains_key(*n))
-        {
-            let def = &catalog.sources[name];
-            names.push(name.clone());
-            connectors.push(def.spec.connector.clone());
-            columns.push(
-                def.spec
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            let progress = flow
-                .sources
-                .get(name)
-                .map(|s| *s.progress.borrow())
-                .unwrap_or_default();
-            rows.push(progress.delivered as i64);
-            let runner = catalog.runners.get(name);
-            status.push(match runner.and_then(|r| r.failure()) {
-                Some(f) => format!("failed: {f}"),
-                None if progress.done => "finished".to_string(),
-                None if runner.is_none() => "embedded".to_string(),
-                None if flow
-                    .sources
-                    .get(name)
-                    .is_some_and(|s| s.subscribers.is_empty()) =>
-                {
-                    "idle (no views)".to_string()
-                }
-                None => "running".to_string(),
-            });
-        }
-        rows_result(vec![
-            ("name", strings(names)),
-            ("connector", strings(connectors)),
-            ("columns", strings(columns)),
-            ("rows_ingested", Arc::new(Int64Array::from(rows))),
-            ("status", strings(status)),
-        ])
-    }
-
-    async fn show_views(&self) -> Result<StatementResult> {
-        let catalog = self.inner.catalog.lock().await;
-        let flow = self.dataflow();
-        let (mut names, mut upstreams, mut rows, mut errors, mut last, mut defs) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        let mut updates = vec![];
-        for name in catalog
-            .order
-            .iter()
-            .filter(|n| catalog.views.contains_key(*n))
-        {
-            let def = &catalog.views[name];
-            let Some(v) = flow.views.get(name) else {
-                continue;
-            };
-            names.push(name.clone());
-            updates.push(
-                if def.whole_view {
-                    "whole view"
-                } else if def.replaces {
-                    "per window"
-                } else {
-                    "append"
-                }
-                .to_string(),
-            );
-            upstreams.push(def.upstream.clone());
-            rows.push(v.table.row_count() as i64);
-            errors.push(v.errors as i64);
-            last.push(v.last_error.clone());
-            defs.push(def.sql.clone());
-        }
-        rows_result(vec![
-            ("name", strings(names)),
-            ("upstream", strings(upstreams)),
-            ("rows", Arc::new(Int64Array::from(rows))),
-            ("updates", strings(updates)),
-            ("failed_batches", Arc::new(Int64Array::from(errors))),
-            ("last_error", Arc::new(StringArray::from(last))),
-            ("definition", strings(defs)),
-        ])
     }
 
     /// INSERT into an embedded source: DataFusion plans the VALUES against the source's
@@ -719,7 +679,9 @@ fn backfill_from_source(
     source: &SourceDef,
     delivered: u64,
 ) -> Result<()> {
-    let Some(mut reader) = open_source(&source.spec, source.created_at)? else {
+    let Opened::Positional(mut reader) =
+        open_source(&source.name, &source.spec, source.created_at)?
+    else {
         return Ok(());
     };
     let mut position = 0u64;
@@ -734,6 +696,47 @@ fn backfill_from_source(
     }
     Ok(())
 }
+
+/// Reads a log source again from where this run started up to the offsets its views hold,
+/// for a view created after it started, so every view sees the same records. Dead letters
+/// were counted the first time and are passed over.
+fn replay_log(flow: &mut Dataflow, view: &str, source: &SourceDef, log: &LogState) -> Result<()> {
+    let behind = log
+        .offsets
+        .iter()
+        .any(|(p, end)| log.start.get(p).is_none_or(|from| from < end));
+    if !behind {
+        return Ok(());
+    }
+    let mut replay = Replay::open(&source.name, &source.spec, &log.start, log.offsets.clone())?;
+    let mut progress_at = std::time::Instant::now();
+    while !replay.done() {
+        let polled = replay
+            .reader()
+            .poll(BATCH_ROWS, std::time::Duration::from_millis(100));
+        if polled.batch.num_rows() > 0 || !polled.dead_letters.is_empty() {
+            progress_at = std::time::Instant::now();
+        }
+        if polled.batch.num_rows() > 0 {
+            flow.push(view, vec![Change::Insert(polled.batch)]);
+        } else if progress_at.elapsed() > REPLAY_PATIENCE {
+            return Err(EngineError::Connector(
+                palisade_connectors::ConnectorError::Unavailable {
+                    system: format!("source \"{}\"", source.name),
+                    message: format!(
+                        "could not read its records again for the new view within {} s{}",
+                        REPLAY_PATIENCE.as_secs(),
+                        polled.fault.map(|f| format!(": {f}")).unwrap_or_default()
+                    ),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How long a view's replay of a log may go without a record before it gives up.
+const REPLAY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn exists(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<bool> {
     if name.starts_with("__palisade") {
@@ -756,25 +759,4 @@ fn exists(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<bool> {
         PlanErrorKind::DuplicateObject,
         format!("{kind} \"{name}\" already exists"),
     ))
-}
-
-fn strings(v: Vec<String>) -> ArrayRef {
-    Arc::new(StringArray::from(v))
-}
-
-fn rows_result(columns: Vec<(&str, ArrayRef)>) -> Result<StatementResult> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )?;
-    Ok(StatementResult::Rows {
-        schema,
-        batches: vec![batch],
-    })
 }

@@ -1,7 +1,10 @@
 //! The running views: where an ingested batch goes, view by view.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use palisade_connectors::{DeadLetter, Offsets};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -18,6 +21,61 @@ pub struct Progress {
     pub delivered: u64,
     /// The source will deliver no more rows (bounded and done, stopped, or failed).
     pub done: bool,
+    /// The last FLUSH request of a log source that has been answered: everything up to the
+    /// partitions' ends at the time of the request is delivered, or the request failed.
+    pub flushed: u64,
+}
+
+/// How many dead letters a source keeps for `palisade.dead_letters`: the newest ones. The
+/// counter counts every one.
+pub const DEAD_LETTERS_KEPT: usize = 10_000;
+
+/// A dead letter as the engine keeps it: when it arrived, too.
+#[derive(Debug, Clone)]
+pub struct StoredDeadLetter {
+    pub letter: DeadLetter,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A log source's position and accounting, changed only together with its deliveries.
+#[derive(Debug, Clone, Default)]
+pub struct LogState {
+    /// Where this run of the source started, per partition (a late view replays from here).
+    pub start: Offsets,
+    /// The next offset per partition once what the views hold is counted: the position
+    /// checkpoints will store.
+    pub offsets: Offsets,
+    /// The partitions' high watermarks as last reported, for lag.
+    pub high_watermarks: Offsets,
+    /// Records that could not be decoded, all of them.
+    pub dead_lettered: u64,
+    /// Values of delivered records converted from JSON strings to numbers.
+    pub coerced: u64,
+    /// The newest [`DEAD_LETTERS_KEPT`] dead letters.
+    pub dead_letters: VecDeque<StoredDeadLetter>,
+}
+
+impl LogState {
+    pub fn new(start: Offsets) -> Self {
+        LogState {
+            offsets: start.clone(),
+            start,
+            ..LogState::default()
+        }
+    }
+
+    pub fn keep(&mut self, letters: Vec<DeadLetter>, received_at: DateTime<Utc>) {
+        self.dead_lettered += letters.len() as u64;
+        for letter in letters {
+            if self.dead_letters.len() == DEAD_LETTERS_KEPT {
+                self.dead_letters.pop_front();
+            }
+            self.dead_letters.push_back(StoredDeadLetter {
+                letter,
+                received_at,
+            });
+        }
+    }
 }
 
 pub struct SourceFlow {
@@ -27,6 +85,8 @@ pub struct SourceFlow {
     pub progress: watch::Sender<Progress>,
     /// Every batch ingested, when the database records inputs for the oracle.
     pub recorded: Option<Vec<RecordBatch>>,
+    /// Offsets and bad records, for sources that read a log (Kafka).
+    pub log: Option<LogState>,
 }
 
 pub struct ViewFlow {

@@ -14,7 +14,11 @@
 //!   [`accumulators::GroupAccumulator`], one per file.
 //! - [`group_keys`]: GROUP BY keys to dense group ids.
 //! - [`dataflow`]: routes ingested batches through every view and on to views over views.
-//! - [`source_runner`]: drives a connector's reader on a thread, paced, into the dataflow.
+//! - [`source_runner`]: drives a positional reader (datagen) on a thread, paced, into the
+//!   dataflow; [`stream_runner`] polls a log (Kafka) with its offsets, dead letters, FLUSH
+//!   requests and broker outages.
+//! - [`show`]: SHOW SOURCES and SHOW MATERIALIZED VIEWS.
+//! - [`system_tables`]: the `palisade` schema (`dead_letters`, `source_partitions`).
 //! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
@@ -29,8 +33,11 @@ pub mod operators;
 pub mod planner;
 pub mod prepared;
 pub mod schema_table;
+pub mod show;
 pub mod slot;
 pub mod source_runner;
+pub mod stream_runner;
+pub mod system_tables;
 pub mod view_table;
 
 pub use database::{Database, DatabaseOptions, Definitions, SourceDef, StatementResult, ViewDef};

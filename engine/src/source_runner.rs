@@ -1,4 +1,5 @@
-//! Drives a connector's reader on its own thread, paced, into the dataflow.
+//! Drives a connector's reader on its own thread into the dataflow: here the readers of
+//! rows by position (datagen), paced; `stream_runner.rs` polls logs (Kafka).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,13 +23,30 @@ pub struct RunnerState {
     /// Rows taken from the reader, delivered or about to be (FLUSH waits for these).
     pub accepted: AtomicU64,
     pub failure: Mutex<Option<String>>,
+    /// The last FLUSH request a log source was asked to answer.
+    pub flush_requested: AtomicU64,
+    /// Why a FLUSH request failed, with its number.
+    pub flush_failure: Mutex<Option<(u64, String)>>,
+    /// Set while a log source cannot reach its broker: why.
+    pub outage: Mutex<Option<String>>,
+}
+
+/// What a FLUSH waits for from one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushWait {
+    /// This many rows delivered.
+    Rows(u64),
+    /// This FLUSH request answered (log sources).
+    Request(u64),
 }
 
 pub struct SourceRunner {
     pub state: Arc<RunnerState>,
     /// Some for bounded readers delivering as fast as they can: FLUSH waits for all rows.
     pub eager_total: Option<u64>,
-    thread: Option<JoinHandle<()>>,
+    /// A log: FLUSH asks the runner for the partitions' ends and waits to have read them.
+    pub(crate) log: bool,
+    pub(crate) thread: Option<JoinHandle<()>>,
 }
 
 impl SourceRunner {
@@ -50,6 +68,7 @@ impl SourceRunner {
         SourceRunner {
             state,
             eager_total,
+            log: false,
             thread,
         }
     }
@@ -61,13 +80,35 @@ impl SourceRunner {
         }
     }
 
-    /// The row count FLUSH must see delivered.
-    pub fn flush_target(&self) -> u64 {
+    /// What FLUSH must wait for; for a log, this files a request the runner answers.
+    pub fn request_flush(&self) -> FlushWait {
         if !self.state.attached.load(Ordering::SeqCst) {
-            return 0;
+            return FlushWait::Rows(0);
         }
-        self.eager_total
-            .unwrap_or_else(|| self.state.accepted.load(Ordering::SeqCst))
+        if self.log {
+            let request = self.state.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(t) = &self.thread {
+                t.thread().unpark();
+            }
+            return FlushWait::Request(request);
+        }
+        FlushWait::Rows(
+            self.eager_total
+                .unwrap_or_else(|| self.state.accepted.load(Ordering::SeqCst)),
+        )
+    }
+
+    /// Why FLUSH request `request` failed, if it did.
+    pub fn flush_failure(&self, request: u64) -> Option<String> {
+        let failure = self.state.flush_failure.lock().ok()?;
+        failure
+            .as_ref()
+            .filter(|(r, _)| *r >= request)
+            .map(|(_, why)| why.clone())
+    }
+
+    pub fn outage(&self) -> Option<String> {
+        self.state.outage.lock().ok().and_then(|o| o.clone())
     }
 
     pub fn failure(&self) -> Option<String> {
@@ -86,30 +127,26 @@ impl Drop for SourceRunner {
     }
 }
 
-fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow: &Mutex<Dataflow>) {
+/// Parks until a view reads the source; false when the source is dropped first.
+pub(crate) fn wait_until_attached(state: &RunnerState) -> bool {
     while !state.attached.load(Ordering::SeqCst) {
         if state.stop.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         std::thread::park_timeout(Duration::from_millis(200));
+    }
+    true
+}
+
+fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow: &Mutex<Dataflow>) {
+    if !wait_until_attached(state) {
+        return;
     }
     let started = Instant::now();
     let rate = reader.rows_per_second();
     let total = reader.total_rows();
     let mut position = 0u64;
-    let finish = |failure: Option<String>| {
-        if let Some(f) = failure {
-            tracing::error!(source = name, error = %f, "source stopped");
-            if let Ok(mut slot) = state.failure.lock() {
-                *slot = Some(f);
-            }
-        }
-        if let Ok(mut flow) = dataflow.lock()
-            && let Some(s) = flow.sources.get_mut(name)
-        {
-            s.progress.send_modify(|p| p.done = true);
-        }
-    };
+    let finish = |failure: Option<String>| finish(name, state, dataflow, failure);
     loop {
         if state.stop.load(Ordering::SeqCst) {
             return finish(None);
@@ -157,5 +194,25 @@ fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow:
         if last {
             return finish(None);
         }
+    }
+}
+
+/// Marks the source as delivering no more rows, recording why when it failed.
+pub(crate) fn finish(
+    name: &str,
+    state: &RunnerState,
+    dataflow: &Mutex<Dataflow>,
+    failure: Option<String>,
+) {
+    if let Some(f) = failure {
+        tracing::error!(source = name, error = %f, "source stopped");
+        if let Ok(mut slot) = state.failure.lock() {
+            *slot = Some(f);
+        }
+    }
+    if let Ok(mut flow) = dataflow.lock()
+        && let Some(s) = flow.sources.get_mut(name)
+    {
+        s.progress.send_modify(|p| p.done = true);
     }
 }

@@ -10,8 +10,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::client_context::SourceContext;
 use super::options::{KafkaOptions, StartFrom};
 use crate::error::{ConnectorError, Result};
+use crate::source::Offsets;
 
 /// How long metadata and offset lookups may take before the source reports the broker
 /// unreachable.
@@ -61,18 +63,23 @@ impl RawBatch {
 /// group rebalancing), starting from the positions the source resumes from or, for
 /// partitions without one, from `scan.startup.*`.
 pub struct KafkaReader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<SourceContext>,
     topic: String,
     /// The next offset to deliver per partition: the last delivered offset + 1. Offsets are
     /// not contiguous in general (compaction, transaction markers), so nothing here
     /// assumes they are.
-    positions: BTreeMap<i32, i64>,
+    positions: Offsets,
+    /// Where a replay stops: records at or past these offsets are passed over.
+    until: Option<Offsets>,
 }
 
 impl KafkaReader {
     /// Connects as consumer group `<group.id.prefix>-<source>` and assigns every partition.
-    pub fn open(source: &str, options: &KafkaOptions, resume: &BTreeMap<i32, i64>) -> Result<Self> {
+    pub fn open(source: &str, options: &KafkaOptions, resume: &Offsets) -> Result<Self> {
         let mut config = ClientConfig::new();
+        // Statistics carry the high watermarks SHOW SOURCES reports lag from, without a
+        // round trip per question; a user's own interval wins.
+        config.set("statistics.interval.ms", "1000");
         for (key, value) in &options.client_config {
             config.set(key, value);
         }
@@ -85,8 +92,8 @@ impl KafkaReader {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .set("auto.offset.reset", "earliest");
-        let consumer: BaseConsumer = config
-            .create()
+        let consumer: BaseConsumer<SourceContext> = config
+            .create_with_context(SourceContext::new(&options.topic))
             .map_err(|e| unavailable(&options.topic, e))?;
         let metadata = consumer
             .fetch_metadata(Some(&options.topic), METADATA_TIMEOUT)
@@ -155,11 +162,29 @@ impl KafkaReader {
             consumer,
             topic: options.topic.clone(),
             positions,
+            until: None,
+        })
+    }
+
+    /// Makes this reader a replay of [its start, `until`): records at or past a partition's
+    /// `until` offset are passed over, and [`Self::replayed`] says when every partition
+    /// got there.
+    pub fn stop_at(&mut self, until: Offsets) {
+        self.until = Some(until);
+    }
+
+    /// Whether a replay reached its `until` offsets in every partition.
+    pub fn replayed(&self) -> bool {
+        self.until.as_ref().is_some_and(|until| {
+            until
+                .iter()
+                .all(|(p, end)| self.positions.get(p).is_some_and(|at| at >= end))
         })
     }
 
     /// Appends up to `max` messages to `batch`, waiting at most `wait` for the first and
-    /// not at all for the rest. Returns how many were appended.
+    /// not at all for the rest. Returns how many were appended. On an error (the broker out
+    /// of reach), what was appended before it stays in `batch`, counted in the positions.
     pub fn poll_into(&mut self, batch: &mut RawBatch, max: usize, wait: Duration) -> Result<usize> {
         let mut added = 0;
         while added < max {
@@ -169,20 +194,41 @@ impl KafkaReader {
             };
             let message = polled.map_err(|e| unavailable(&self.topic, e))?;
             let (partition, offset) = (message.partition(), message.offset());
+            let next = self.positions.entry(partition).or_insert(0);
+            // A fetch restarted below our position (librdkafka resetting an out-of-range
+            // offset to the earliest one, say) must not deliver a record twice.
+            if offset < *next {
+                continue;
+            }
+            *next = offset + 1;
+            if self
+                .until
+                .as_ref()
+                .and_then(|u| u.get(&partition))
+                .is_some_and(|end| offset >= *end)
+            {
+                continue;
+            }
             batch.push(partition, offset, message.payload().unwrap_or_default());
-            self.positions.insert(partition, offset + 1);
             added += 1;
         }
         Ok(added)
     }
 
     /// The next offset to deliver, for every partition.
-    pub fn positions(&self) -> &BTreeMap<i32, i64> {
+    pub fn positions(&self) -> &Offsets {
         &self.positions
     }
 
-    /// Each partition's high watermark (the offset the next produced message gets), for lag.
-    pub fn high_watermarks(&self) -> Result<BTreeMap<i32, i64>> {
+    /// The high watermarks of librdkafka's last statistics report (refreshed every second
+    /// by default; empty before the first).
+    pub fn reported_high_watermarks(&self) -> Offsets {
+        self.consumer.context().high_watermarks()
+    }
+
+    /// Each partition's high watermark (the offset the next produced message gets), asked of
+    /// the broker now.
+    pub fn end_offsets(&self, timeout: Duration) -> Result<Offsets> {
         let assignment = self
             .consumer
             .assignment()
@@ -191,7 +237,7 @@ impl KafkaReader {
         for e in assignment.elements() {
             let (_, high) = self
                 .consumer
-                .fetch_watermarks(&self.topic, e.partition(), METADATA_TIMEOUT)
+                .fetch_watermarks(&self.topic, e.partition(), timeout)
                 .map_err(|e| unavailable(&self.topic, e))?;
             out.insert(e.partition(), high);
         }
@@ -320,7 +366,7 @@ mod tests {
             &BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
         );
         assert_eq!(
-            resumed.high_watermarks().expect("watermarks"),
+            resumed.end_offsets(METADATA_TIMEOUT).expect("watermarks"),
             BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
         );
     }
@@ -340,6 +386,30 @@ mod tests {
             .poll_into(&mut batch, 10, Duration::from_millis(500))
             .expect("polls");
         assert_eq!(batch.len(), 0);
+    }
+
+    /// librdkafka refuses settings its build lacks (SSL without OpenSSL, say) when the
+    /// client is created; a SASL_SSL cluster must get as far as trying to connect.
+    #[test]
+    fn sasl_ssl_settings_are_accepted() {
+        let mut o = options("127.0.0.1:1", StartFrom::Earliest);
+        for (k, v) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "palisade"),
+            ("sasl.password", "secret"),
+            ("socket.timeout.ms", "1000"),
+        ] {
+            o.client_config.insert(k.into(), v.into());
+        }
+        match KafkaReader::open("s", &o, &BTreeMap::new()) {
+            Err(ConnectorError::Unavailable { message, .. }) => assert!(
+                !message.contains("build") && !message.contains("onfiguration"),
+                "{message}"
+            ),
+            Err(other) => panic!("expected unavailable, got {other}"),
+            Ok(_) => panic!("no broker listens on port 1"),
+        }
     }
 
     #[test]
