@@ -42,12 +42,12 @@ impl Database {
             dead.push(log.map_or(0, |l| l.dead_lettered as i64));
             coerced.push(log.map_or(0, |l| l.coerced as i64));
             partitions.push(log.map(|l| l.offsets.len() as i32));
-            // Lag counts only partitions whose high watermark has been reported.
-            lag.push(log.map(|l| {
+            // Unknown (NULL) until every partition's high watermark has been reported.
+            lag.push(log.and_then(|l| {
                 l.offsets
                     .iter()
-                    .filter_map(|(p, at)| l.high_watermarks.get(p).map(|hw| (hw - at).max(0)))
-                    .sum::<i64>()
+                    .map(|(p, at)| l.high_watermarks.get(p).map(|hw| (hw - at).max(0)))
+                    .sum::<Option<i64>>()
             }));
             let runner = catalog.runners.get(name);
             status.push(

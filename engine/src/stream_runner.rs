@@ -21,8 +21,11 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// How long a FLUSH keeps trying to learn the partitions' ends before it fails.
 const FLUSH_PATIENCE: Duration = Duration::from_secs(30);
-/// How often the reported high watermarks are copied for SHOW SOURCES while nothing arrives.
+/// How often the high watermarks are copied for SHOW SOURCES while nothing arrives.
 const WATERMARKS_EVERY: Duration = Duration::from_secs(1);
+/// How often the broker is asked for the partitions' ends, for lag. librdkafka's statistics
+/// also carry them, but not every Kafka-compatible broker fills them in.
+const ASK_ENDS_EVERY: Duration = Duration::from_secs(5);
 
 impl SourceRunner {
     /// Starts polling `reader` for source `name` once a view reads it.
@@ -79,6 +82,9 @@ struct StreamLoop<'a> {
     /// The last FLUSH request answered.
     answered: u64,
     watermarks_copied: Instant,
+    /// The partitions' ends as last asked of the broker.
+    ends: Offsets,
+    ends_asked: Option<Instant>,
 }
 
 impl<'a> StreamLoop<'a> {
@@ -91,6 +97,8 @@ impl<'a> StreamLoop<'a> {
             flush: None,
             answered: 0,
             watermarks_copied: Instant::now(),
+            ends: Offsets::new(),
+            ends_asked: None,
         }
     }
 
@@ -104,6 +112,7 @@ impl<'a> StreamLoop<'a> {
             let arrived = polled.batch.num_rows() + polled.dead_letters.len();
             self.track_link(reader, polled.fault, arrived > 0);
             if arrived > 0 || self.watermarks_copied.elapsed() >= WATERMARKS_EVERY {
+                let high_watermarks = self.high_watermarks(reader);
                 let result = match self.dataflow.lock() {
                     Ok(mut flow) => {
                         let result = if polled.batch.num_rows() > 0 {
@@ -117,7 +126,7 @@ impl<'a> StreamLoop<'a> {
                             flow.sources.get_mut(self.name).and_then(|s| s.log.as_mut())
                         {
                             log.offsets.clone_from(reader.offsets());
-                            log.high_watermarks = reader.high_watermarks();
+                            log.high_watermarks = high_watermarks;
                             log.coerced += polled.coerced;
                             if !polled.dead_letters.is_empty() {
                                 log.keep(polled.dead_letters, Utc::now());
@@ -142,6 +151,27 @@ impl<'a> StreamLoop<'a> {
         }
     }
 
+    /// The highest end known per partition: from librdkafka's statistics, or from asking
+    /// the broker every [`ASK_ENDS_EVERY`] while it answers.
+    fn high_watermarks(&mut self, reader: &mut dyn StreamReader) -> Offsets {
+        if matches!(self.link, Link::Up)
+            && self
+                .ends_asked
+                .is_none_or(|at| at.elapsed() >= ASK_ENDS_EVERY)
+        {
+            self.ends_asked = Some(Instant::now());
+            if let Ok(ends) = reader.end_offsets(BROKER_TIMEOUT) {
+                self.ends = ends;
+            }
+        }
+        let mut marks = reader.high_watermarks();
+        for (&p, &end) in &self.ends {
+            let mark = marks.entry(p).or_insert(end);
+            *mark = (*mark).max(end);
+        }
+        marks
+    }
+
     /// Takes up a FLUSH request made since the last one answered, and learns the
     /// partitions' ends for it. Requests made meanwhile wait for the next round, whose ends
     /// are learnt after they were made.
@@ -161,7 +191,10 @@ impl<'a> StreamLoop<'a> {
             return;
         }
         match reader.end_offsets(BROKER_TIMEOUT) {
-            Ok(ends) => pending.ends = Some(ends),
+            Ok(ends) => {
+                self.ends.clone_from(&ends);
+                pending.ends = Some(ends);
+            }
             Err(e) if pending.since.elapsed() >= FLUSH_PATIENCE => {
                 let request = pending.request;
                 let why = format!(

@@ -12,10 +12,16 @@
 //! - [`pg_cells`]: Postgres result values as the same text [`format`] gives Arrow values.
 //! - [`server_process`]: the real `palisade` binary as a child process, for end-to-end tests.
 //! - [`events`]: seed-003-shaped events for property tests and benchmarks.
+//! - [`broker`]: a real Kafka-compatible broker (Tansu) as a child process, killed and
+//!   restarted by end-to-end tests; topic creation and high watermarks.
+//! - [`kafka_workload`]: the Kafka tests' JSON messages (good, coerced and bad records) and
+//!   a producer that reports where each landed.
 
+pub mod broker;
 pub mod events;
 pub mod format;
 pub mod harness;
+pub mod kafka_workload;
 pub mod oracle;
 pub mod pg_cells;
 pub mod server_process;

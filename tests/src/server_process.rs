@@ -31,12 +31,21 @@ pub struct ServerProcess {
 pub struct ServerBuilder {
     /// SQL files the server runs before it accepts connections (`-f`, in order).
     scripts: Vec<PathBuf>,
+    /// Environment variables set for the server on top of the test's own.
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
     /// Adds a SQL file for the server to run at start-up.
     pub fn script(mut self, path: impl Into<PathBuf>) -> Self {
         self.scripts.push(path.into());
+        self
+    }
+
+    /// Sets an environment variable for the server (e.g. `RUST_LOG`, so a test that reads
+    /// the log does not depend on the caller's).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -72,6 +81,7 @@ impl ServerBuilder {
         for script in &self.scripts {
             command.arg("-f").arg(script);
         }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));

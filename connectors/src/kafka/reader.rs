@@ -369,6 +369,17 @@ mod tests {
             resumed.end_offsets(METADATA_TIMEOUT).expect("watermarks"),
             BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
         );
+        // Statistics come every second, served by poll.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while resumed.reported_high_watermarks().len() < 4 && std::time::Instant::now() < deadline {
+            resumed
+                .poll_into(&mut extra, 10, Duration::from_millis(100))
+                .expect("polls");
+        }
+        assert_eq!(
+            resumed.reported_high_watermarks(),
+            BTreeMap::from([(0, 25), (1, 25), (2, 25), (3, 25)])
+        );
     }
 
     #[test]
