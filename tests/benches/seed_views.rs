@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use palisade_connectors::{SourceSpec, open_source};
+use palisade_connectors::{DatagenReader, SourceReader, SourceSpec};
 use palisade_engine::{Database, DatabaseOptions};
 use palisade_tests::events::{SOURCE_DDL, schema};
 
@@ -43,9 +43,7 @@ fn json_lines(events: usize) -> Vec<u8> {
         options,
         schema: schema(),
     };
-    let mut reader = open_source(&spec, chrono::Utc::now())
-        .expect("datagen")
-        .expect("datagen reader");
+    let mut reader = DatagenReader::new(&spec, chrono::Utc::now()).expect("datagen reader");
     let mut out = Vec::with_capacity(events * 400);
     let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
     let mut position = 0u64;
