@@ -34,7 +34,7 @@ fn event() -> impl Strategy<Value = Event> {
 async fn database() -> Database {
     let db = Database::new(DatabaseOptions {
         record_inputs: true,
-        now: None,
+        ..DatabaseOptions::default()
     });
     db.execute(SOURCE_DDL).await.expect("source");
     db.execute(&palisade_tests::website_security_views())

@@ -47,15 +47,19 @@ pub enum Opened {
 }
 
 /// Opens the reader for source `name` as `spec` describes it. `now` is the source's creation
-/// time, passed in rather than read here so tests are deterministic. May block on the
+/// time, passed in rather than read here so tests are deterministic. A log source starts
+/// each partition in `resume` there, the others by its startup options. May block on the
 /// network (Kafka looks up the topic's partitions and offsets).
-pub fn open_source(name: &str, spec: &SourceSpec, now: DateTime<Utc>) -> Result<Opened> {
+pub fn open_source(
+    name: &str,
+    spec: &SourceSpec,
+    now: DateTime<Utc>,
+    resume: &Offsets,
+) -> Result<Opened> {
     match spec.connector.to_ascii_lowercase().as_str() {
         "datagen" => Ok(Opened::Positional(Box::new(DatagenReader::new(spec, now)?))),
         "kafka" => Ok(Opened::Stream(Box::new(KafkaSource::open(
-            name,
-            spec,
-            &Offsets::new(),
+            name, spec, resume,
         )?))),
         "embedded" => {
             if let Some(option) = spec.unknown_options(&[]).next() {
@@ -126,6 +130,10 @@ mod tests {
         }
     }
 
+    fn open_source_now(name: &str, spec: &SourceSpec, now: DateTime<Utc>) -> Result<Opened> {
+        open_source(name, spec, now, &Offsets::new())
+    }
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
     }
@@ -140,7 +148,8 @@ mod tests {
 
     #[test]
     fn datagen_opens_a_reader() {
-        let Opened::Positional(reader) = open_source("s", &spec("datagen", &[]), now()).unwrap()
+        let Opened::Positional(reader) =
+            open_source_now("s", &spec("datagen", &[]), now()).unwrap()
         else {
             panic!("datagen is positional");
         };
@@ -150,10 +159,10 @@ mod tests {
     #[test]
     fn embedded_has_no_reader_and_no_options() {
         assert!(matches!(
-            open_source("s", &spec("embedded", &[]), now()).unwrap(),
+            open_source_now("s", &spec("embedded", &[]), now()).unwrap(),
             Opened::Embedded
         ));
-        let err = open_source("s", &spec("embedded", &[("datagen.seed", "1")]), now())
+        let err = open_source_now("s", &spec("embedded", &[("datagen.seed", "1")]), now())
             .err()
             .unwrap();
         assert!(
@@ -163,7 +172,9 @@ mod tests {
 
     #[test]
     fn unknown_connector_names_itself_and_the_known_ones() {
-        let err = open_source("s", &spec("kafak", &[]), now()).err().unwrap();
+        let err = open_source_now("s", &spec("kafak", &[]), now())
+            .err()
+            .unwrap();
         let text = err.to_string();
         assert!(text.contains("kafak") && text.contains("kafka") && text.contains("embedded"));
     }

@@ -18,6 +18,7 @@ use palisade_sql::{PlanErrorKind, Statement, parse_statements};
 use sqlparser::ast::{Query, Statement as SqlStatement};
 use tokio::sync::watch;
 
+use crate::catalog_store::{CatalogStore, StoredKind, StoredObject};
 use crate::dataflow::{Dataflow, LogState, Progress, SourceFlow, ViewFlow};
 use crate::error::{EngineError, Result};
 use crate::operators::Change;
@@ -53,6 +54,14 @@ pub struct DatabaseOptions {
     pub record_inputs: bool,
     /// Wall-clock time sources treat as "now" at creation (tests pin it); None: the clock.
     pub now: Option<DateTime<Utc>>,
+    /// Where the catalog persists (`--data-dir`); None keeps everything in memory.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// What a restored object keeps from its first creation.
+struct Restore {
+    created_at: DateTime<Utc>,
+    start_offsets: palisade_connectors::Offsets,
 }
 
 /// A source as created.
@@ -68,6 +77,7 @@ pub struct SourceDef {
 #[derive(Debug, Clone)]
 pub struct ViewDef {
     pub name: String,
+    pub created_at: DateTime<Utc>,
     /// The query as the user wrote it (before TUMBLE/HOP rewriting).
     pub query: Query,
     pub upstream: String,
@@ -110,6 +120,10 @@ pub(crate) struct Inner {
     /// Where SELECTs run: every view registered as a table.
     pub(crate) query: SessionContext,
     options: DatabaseOptions,
+    /// The data directory, when the catalog persists.
+    store: Option<CatalogStore>,
+    /// Objects brought back from the data directory at open.
+    restored: usize,
 }
 
 impl Default for Database {
@@ -119,7 +133,12 @@ impl Default for Database {
 }
 
 impl Database {
+    /// An in-memory database (`options.data_dir` is not read; see [`Database::open`]).
     pub fn new(options: DatabaseOptions) -> Self {
+        Self::with_store(options, None, 0)
+    }
+
+    fn with_store(options: DatabaseOptions, store: Option<CatalogStore>, restored: usize) -> Self {
         let dataflow = Arc::new(Mutex::new(Dataflow::default()));
         let query = palisade_sql::planner::new_session();
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
@@ -131,8 +150,123 @@ impl Database {
                 dataflow,
                 query,
                 options,
+                store,
+                restored,
             }),
         }
+    }
+
+    /// Opens the database `options.data_dir` holds, creating the directory when new, and
+    /// brings back every source and view it stores; without a data directory, the same as
+    /// [`Database::new`].
+    ///
+    /// Sources start again from where they first started (a Kafka source from its first
+    /// offsets, datagen from its first row), so every view is rebuilt from the same events:
+    /// nothing is lost or counted twice, at the cost of reading them again.
+    pub async fn open(options: DatabaseOptions) -> Result<Self> {
+        let Some(dir) = options.data_dir.clone() else {
+            return Ok(Self::new(options));
+        };
+        let store = CatalogStore::open(&dir)?;
+        let objects = store.load()?;
+        let db = Self::with_store(options, Some(store), objects.len());
+        for object in &objects {
+            db.restore(object).await.map_err(|e| {
+                EngineError::Storage(format!(
+                    "{}: cannot restore {} \"{}\": {e}",
+                    dir.display(),
+                    match object.kind {
+                        StoredKind::Source => "source",
+                        StoredKind::MaterializedView => "materialized view",
+                    },
+                    object.name
+                ))
+            })?;
+        }
+        if !objects.is_empty() {
+            tracing::info!(objects = objects.len(), data_dir = %dir.display(), "restored the catalog");
+        }
+        Ok(db)
+    }
+
+    /// How many sources and views [`Database::open`] brought back (0 for a new directory).
+    pub fn restored_objects(&self) -> usize {
+        self.inner.restored
+    }
+
+    async fn restore(&self, object: &StoredObject) -> Result<()> {
+        let mut statements = parse_statements(&object.sql)?;
+        let (Some(located), true) = (statements.pop(), statements.is_empty()) else {
+            return Err(EngineError::Internal(
+                "a stored object's SQL is not one statement".into(),
+            ));
+        };
+        let restore = Restore {
+            created_at: object.created_at,
+            start_offsets: object.start_offsets.clone().unwrap_or_default(),
+        };
+        match located.statement {
+            Statement::CreateSource(s) => {
+                self.create_source(s, &located.text, Some(restore)).await?;
+            }
+            Statement::CreateMaterializedView(v) => {
+                self.create_view(v, &located.text, Some(restore)).await?;
+            }
+            _ => {
+                return Err(EngineError::Internal(format!(
+                    "a stored object's SQL is not a CREATE: {}",
+                    object.sql
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.options.now.unwrap_or_else(Utc::now)
+    }
+
+    /// Writes the catalog to the data directory, if there is one. Called with the catalog
+    /// locked, right after a change, so the file follows the changes in order.
+    fn persist(&self, catalog: &Catalog) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let flow = self.dataflow();
+        let objects: Vec<StoredObject> = catalog
+            .order
+            .iter()
+            .filter_map(|name| {
+                if let Some(s) = catalog.sources.get(name) {
+                    Some(StoredObject {
+                        kind: StoredKind::Source,
+                        name: name.clone(),
+                        sql: s.sql.clone(),
+                        created_at: s.created_at,
+                        start_offsets: flow
+                            .sources
+                            .get(name)
+                            .and_then(|f| f.log.as_ref())
+                            .map(|l| l.start.clone()),
+                    })
+                } else {
+                    catalog.views.get(name).map(|v| StoredObject {
+                        kind: StoredKind::MaterializedView,
+                        name: name.clone(),
+                        sql: v.sql.clone(),
+                        created_at: v.created_at,
+                        start_offsets: None,
+                    })
+                }
+            })
+            .collect();
+        drop(flow);
+        store.save(&objects).map_err(|e| {
+            EngineError::Storage(format!(
+                "the change is made but could not be saved, so it will be gone after a \
+                 restart: {e}"
+            ))
+        })
     }
 
     pub(crate) fn dataflow(&self) -> MutexGuard<'_, Dataflow> {
@@ -177,8 +311,10 @@ impl Database {
     ) -> Result<StatementResult> {
         {
             let result = match located.statement {
-                Statement::CreateSource(s) => self.create_source(s, &located.text).await?,
-                Statement::CreateMaterializedView(v) => self.create_view(v, &located.text).await?,
+                Statement::CreateSource(s) => self.create_source(s, &located.text, None).await?,
+                Statement::CreateMaterializedView(v) => {
+                    self.create_view(v, &located.text, None).await?
+                }
                 Statement::Drop(d) => self.drop_object(d).await?,
                 Statement::Show(ShowObjects::Sources) => self.show_sources().await?,
                 Statement::Show(ShowObjects::MaterializedViews) => self.show_views().await?,
@@ -256,7 +392,13 @@ impl Database {
             .or_else(|| flow.views.get(name).map(|v| v.table.schema()))
     }
 
-    async fn create_source(&self, stmt: CreateSource, sql: &str) -> Result<StatementResult> {
+    async fn create_source(
+        &self,
+        stmt: CreateSource,
+        sql: &str,
+        restore: Option<Restore>,
+    ) -> Result<StatementResult> {
+        let restoring = restore.is_some();
         let mut catalog = self.inner.catalog.lock().await;
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
             return Ok(StatementResult::done("CREATE_SOURCE"));
@@ -272,11 +414,14 @@ impl Database {
             options: stmt.options.clone(),
             schema: Arc::clone(&schema),
         };
-        let created_at = self.inner.options.now.unwrap_or_else(Utc::now);
+        let created_at = restore
+            .as_ref()
+            .map_or_else(|| self.now(), |r| r.created_at);
+        let resume = restore.map(|r| r.start_offsets).unwrap_or_default();
         // Opening may wait on the network (a Kafka broker): not on a runtime thread.
         let opened = {
             let (name, spec) = (stmt.name.clone(), spec.clone());
-            tokio::task::spawn_blocking(move || open_source(&name, &spec, created_at))
+            tokio::task::spawn_blocking(move || open_source(&name, &spec, created_at, &resume))
                 .await
                 .map_err(|e| EngineError::Internal(format!("opening the source: {e}")))??
         };
@@ -328,6 +473,9 @@ impl Database {
                 sql: sql.to_string(),
             },
         );
+        if !restoring {
+            self.persist(&catalog)?;
+        }
         Ok(StatementResult::done("CREATE_SOURCE"))
     }
 
@@ -335,7 +483,9 @@ impl Database {
         &self,
         stmt: CreateMaterializedView,
         sql: &str,
+        restore: Option<Restore>,
     ) -> Result<StatementResult> {
+        let restoring = restore.is_some();
         let mut catalog = self.inner.catalog.lock().await;
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
             return Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"));
@@ -486,10 +636,14 @@ impl Database {
                 query: (*stmt.query).clone(),
                 upstream,
                 sql: sql.to_string(),
+                created_at: restore.map_or_else(|| self.now(), |r| r.created_at),
                 whole_view: plan.whole_view,
                 replaces,
             },
         );
+        if !restoring {
+            self.persist(&catalog)?;
+        }
         Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"))
     }
 
@@ -551,6 +705,7 @@ impl Database {
         catalog.order.retain(|n| n != &stmt.name);
         self.inner.query.deregister_table(stmt.name.as_str())?;
         tracing::info!(name = %stmt.name, "dropped {}", stmt.kind.describe());
+        self.persist(&catalog)?;
         Ok(StatementResult::done(tag))
     }
 
@@ -679,8 +834,12 @@ fn backfill_from_source(
     source: &SourceDef,
     delivered: u64,
 ) -> Result<()> {
-    let Opened::Positional(mut reader) =
-        open_source(&source.name, &source.spec, source.created_at)?
+    let Opened::Positional(mut reader) = open_source(
+        &source.name,
+        &source.spec,
+        source.created_at,
+        &palisade_connectors::Offsets::new(),
+    )?
     else {
         return Ok(());
     };

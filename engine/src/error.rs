@@ -14,6 +14,10 @@ pub enum EngineError {
     /// User data: a value that cannot be processed (division by zero, overflow, bad cast).
     #[error("data error: {0}")]
     Data(String),
+    /// The environment: the data directory cannot be read, written or locked, or its files
+    /// were damaged by something other than Palisade.
+    #[error("{0}")]
+    Storage(String),
     /// Palisade's own fault.
     #[error("internal error: {0}")]
     Internal(String),

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`database`]: [`Database`], the entry point: executes SQL text, returns Arrow results;
 //!   owns the catalog, source runners and the dataflow.
+//! - [`catalog_store`]: the data directory: the catalog saved after each DDL, and its lock.
 //! - [`prepared`]: statements with `$n` parameters, described and run for the extended
 //!   query protocol.
 //! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
@@ -25,6 +26,7 @@
 //! - [`error`]: [`EngineError`], by who is at fault.
 
 pub mod accumulators;
+pub mod catalog_store;
 pub mod database;
 pub mod dataflow;
 pub mod error;

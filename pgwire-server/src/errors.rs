@@ -26,6 +26,8 @@ pub fn sqlstate(error: &EngineError) -> &'static str {
         EngineError::Connector(ConnectorError::Internal(_)) => "XX000",
         EngineError::Connector(ConnectorError::Unavailable { .. }) => "08001",
         EngineError::Data(message) => data_sqlstate(message),
+        // io_error: the data directory could not be written or read.
+        EngineError::Storage(_) => "58030",
         EngineError::Internal(_) => "XX000",
     }
 }

@@ -8,9 +8,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use palisade_engine::Database;
+use palisade_engine::{Database, DatabaseOptions};
 use palisade_server::{ServerOptions, demo, serve};
 use tokio::net::TcpListener;
+
+/// `serve`'s data directory when none is given.
+const DEFAULT_DATA_DIR: &str = "palisade-data";
 
 #[derive(Parser)]
 #[command(
@@ -57,9 +60,19 @@ struct ServeArgs {
     #[arg(long, default_value = "root")]
     user: String,
     /// A SQL script to run at start, before accepting connections; repeat for several,
-    /// run in order. The server does not start if a statement fails.
+    /// run in order. The server does not start if a statement fails. Scripts run only when
+    /// the data directory holds no catalog yet: on later starts their objects are restored
+    /// from it instead.
     #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
     files: Vec<PathBuf>,
+    /// Where the catalog of sources and views persists; after a restart every object is
+    /// back and rebuilt from its source. Default: ./palisade-data for `serve`; the demo
+    /// keeps everything in memory unless this is given.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep everything in memory: nothing is read from or written to a data directory.
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
     /// Seconds between the per-source ingest-rate log lines; 0 turns them off.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     rate_log_interval: u64,
@@ -100,15 +113,38 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
-    let db = Database::default();
-    if is_demo {
-        run_script(&db, "the demo source", demo::SOURCE).await?;
-        run_script(&db, "the demo views", demo::VIEWS).await?;
+    let data_dir = match (&args.data_dir, args.in_memory, is_demo) {
+        (_, true, _) | (None, _, true) => None,
+        (Some(dir), _, _) => Some(dir.clone()),
+        (None, _, false) => Some(PathBuf::from(DEFAULT_DATA_DIR)),
+    };
+    let db = Database::open(DatabaseOptions {
+        data_dir: data_dir.clone(),
+        ..DatabaseOptions::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match &data_dir {
+        Some(dir) => tracing::info!(data_dir = %dir.display(), "catalog persists"),
+        None => tracing::info!("in memory: the catalog is gone when the server stops"),
     }
-    for file in &args.files {
-        let sql = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        run_script(&db, &file.display().to_string(), &sql).await?;
+    if db.restored_objects() > 0 {
+        if is_demo || !args.files.is_empty() {
+            tracing::info!(
+                "the data directory has a catalog: start-up scripts are skipped, their objects \
+                 were restored"
+            );
+        }
+    } else {
+        if is_demo {
+            run_script(&db, "the demo source", demo::SOURCE).await?;
+            run_script(&db, "the demo views", demo::VIEWS).await?;
+        }
+        for file in &args.files {
+            let sql = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            run_script(&db, &file.display().to_string(), &sql).await?;
+        }
     }
     let listener = TcpListener::bind(args.listen)
         .await
@@ -140,10 +176,29 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
     };
     tokio::select! {
         served = serve(listener, db, options) => served.map_err(|e| format!("server stopped: {e}")),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
+        signal = stop_signal() => {
+            tracing::info!(signal, "stopping");
             Ok(())
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM (what systemd and container runtimes send), whichever comes first.
+async fn stop_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupt",
+        _ = terminate => "SIGTERM",
     }
 }
 

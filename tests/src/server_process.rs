@@ -33,6 +33,8 @@ pub struct ServerBuilder {
     scripts: Vec<PathBuf>,
     /// Environment variables set for the server on top of the test's own.
     env: Vec<(String, String)>,
+    /// `--data-dir`; without one the server runs `--in-memory`.
+    data_dir: Option<PathBuf>,
 }
 
 impl ServerBuilder {
@@ -46,6 +48,13 @@ impl ServerBuilder {
     /// the log does not depend on the caller's).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Keeps the catalog in `dir` (`--data-dir`), so a server started later on the same
+    /// directory restores it.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
         self
     }
 
@@ -81,6 +90,10 @@ impl ServerBuilder {
         for script in &self.scripts {
             command.arg("-f").arg(script);
         }
+        match &self.data_dir {
+            Some(dir) => command.arg("--data-dir").arg(dir),
+            None => command.arg("--in-memory"),
+        };
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .spawn()
@@ -118,6 +131,28 @@ impl ServerProcess {
         Ok(client)
     }
 
+    /// Sends SIGTERM, as systemd or a container runtime would, and waits up to `within` for
+    /// the server to exit; its exit status, or None when it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits until it is gone.
+    pub fn kill9(&mut self) {
+        // `Child::kill` is SIGKILL on Unix.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// What the server has written to stdout and stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("({e})"))
@@ -148,8 +183,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         // The server listens until killed; a test that panics must not leave it behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
         // The log is kept for a failed test only.
         if std::thread::panicking() {
             eprintln!("palisade serve's log: {}", self.log.display());

@@ -18,7 +18,7 @@ impl Default for InProcess {
         InProcess {
             db: Database::new(DatabaseOptions {
                 record_inputs: true,
-                now: None,
+                ..DatabaseOptions::default()
             }),
         }
     }
