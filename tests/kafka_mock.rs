@@ -189,3 +189,62 @@ async fn kafka_source_on_the_mock_cluster_matches_the_oracle() {
     let total = query(&db, "SELECT SUM(requests) FROM late_status").await;
     assert_eq!(total, vec![vec![EVENTS.to_string()]]);
 }
+
+/// The mock broker goes down between two halves of the events and comes back: SHOW SOURCES
+/// says the source is reconnecting while it is down, and afterwards every event is in the
+/// view exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_loses_and_repeats_nothing() {
+    const EVENTS: usize = 4_000;
+    let work = workload(EVENTS, 0, PARTITIONS);
+    let half = work.messages.len() / 2;
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    cluster
+        .create_topic(TOPIC, PARTITIONS, 1)
+        .expect("the topic is created");
+    let bootstrap = cluster.bootstrap_servers();
+    tokio::task::block_in_place(|| produce(&bootstrap, TOPIC, &work.messages[..half]))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let db = Database::new(DatabaseOptions {
+        record_inputs: true,
+        ..DatabaseOptions::default()
+    });
+    db.execute(&format!(
+        "{};\nCREATE MATERIALIZED VIEW per_status AS \
+         SELECT status_code, COUNT(*) AS requests FROM website_logs_source GROUP BY status_code;\n\
+         FLUSH",
+        kafka_ddl(TOPIC, &bootstrap)
+    ))
+    .await
+    .expect("the source and a view");
+
+    cluster.broker_down(1).expect("the broker goes down");
+    let started = std::time::Instant::now();
+    loop {
+        let status = show_source(&db).await["status"].clone();
+        if status.starts_with("reconnecting") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the outage is not reported: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    cluster.broker_up(1).expect("the broker comes back");
+    tokio::task::block_in_place(|| produce(&bootstrap, TOPIC, &work.messages[half..]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    db.execute("FLUSH").await.expect("FLUSH after the outage");
+
+    assert_eq!(show_source(&db).await["status"], "running");
+    let total = query(&db, "SELECT SUM(requests) FROM per_status").await;
+    assert_eq!(total, vec![vec![EVENTS.to_string()]]);
+    assert!(
+        sorted(&db.recorded_inputs(SOURCE)) == sorted(&work.batches),
+        "the ingested events differ from those produced"
+    );
+    palisade_tests::oracle::check_all(&db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
