@@ -6,6 +6,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// Interns composite group keys: each distinct key gets the next `u32` id, once.
 ///
@@ -64,6 +65,29 @@ impl GroupKeys {
                 }
             };
             out.push(id);
+        }
+        Ok(())
+    }
+
+    /// Every key's bytes, by id, for a checkpoint.
+    pub fn save(&self, out: &mut StateWriter) {
+        out.tag("group_keys");
+        out.len(self.keys.len());
+        for key in &self.keys {
+            out.bytes(key);
+        }
+    }
+
+    /// Replaces the keys with what [`GroupKeys::save`] wrote; ids stay the same.
+    pub fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("group_keys")?;
+        let n = input.len()?;
+        self.keys = Vec::with_capacity(n);
+        self.ids = HashMap::with_capacity(n);
+        for id in 0..n {
+            let key: Box<[u8]> = input.bytes()?.into();
+            self.ids.insert(key.clone(), id as u32);
+            self.keys.push(key);
         }
         Ok(())
     }

@@ -20,6 +20,7 @@
 //!   requests and broker outages.
 //! - [`show`]: SHOW SOURCES and SHOW MATERIALIZED VIEWS.
 //! - [`system_tables`]: the `palisade` schema (`dead_letters`, `source_partitions`).
+//! - [`state`]: view state as bytes for checkpoints ([`state::Stateful`]).
 //! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
@@ -38,6 +39,7 @@ pub mod schema_table;
 pub mod show;
 pub mod slot;
 pub mod source_runner;
+pub mod state;
 pub mod stream_runner;
 pub mod system_tables;
 pub mod view_table;

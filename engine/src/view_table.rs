@@ -19,6 +19,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::Result;
 use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
+use crate::state::{StateReader, StateWriter};
 
 /// The order `SELECT * FROM view` returns rows in, from the view's ORDER BY.
 #[derive(Debug, Clone)]
@@ -68,6 +69,39 @@ impl ViewTable {
         // A panic while holding this lock cannot leave a window half-replaced (replacement
         // is one map insert), so a poisoned lock's data is still whole.
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every window's rows, for a checkpoint.
+    pub fn save(&self, out: &mut StateWriter) -> Result<()> {
+        let rows = self.lock();
+        out.tag("view_table");
+        out.len(rows.len());
+        for (partition, batches) in rows.iter() {
+            out.i64(*partition);
+            out.batches(batches)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every window's rows with what [`ViewTable::save`] wrote.
+    pub fn load(&self, input: &mut StateReader) -> Result<()> {
+        input.tag("view_table")?;
+        let n = input.len()?;
+        let mut loaded = BTreeMap::new();
+        for _ in 0..n {
+            let partition = input.i64()?;
+            let batches = input.batches()?;
+            if let Some(b) = batches.first()
+                && b.schema().fields() != self.schema.fields()
+            {
+                return Err(crate::error::EngineError::Storage(
+                    "checkpoint state is damaged: a view's rows have another schema".into(),
+                ));
+            }
+            loaded.insert(partition, batches);
+        }
+        *self.lock() = loaded;
+        Ok(())
     }
 
     /// Stores a pipeline's output and returns the changes views over this view receive,

@@ -6,6 +6,7 @@ use datafusion::arrow::array::{ArrayRef, Int64Array};
 
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// Non-NULL rows per group: one i64 per group, `+= weight` per row. COUNT(*) arrives as
 /// COUNT(1), whose argument is never NULL.
@@ -26,5 +27,17 @@ impl GroupAccumulator for Count {
         Ok(Arc::new(Int64Array::from_iter_values(groups.iter().map(
             |&g| self.counts.get(g as usize).copied().unwrap_or(0),
         ))))
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        out.tag("count");
+        out.i64s(&self.counts);
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("count")?;
+        self.counts = input.i64s()?;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::DataType;
 use super::value_counts::ValueCounts;
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// Distinct non-NULL values per group, as value -> count (not a list of events), so the
 /// answer is the number of keys and a retraction removes a value only at count zero.
@@ -32,5 +33,14 @@ impl GroupAccumulator for CountDistinct {
         Ok(Arc::new(Int64Array::from_iter_values(groups.iter().map(
             |&g| self.values.group(g).map_or(0, |m| m.len() as i64),
         ))))
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        self.values.save(out);
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        self.values.load(input)
     }
 }

@@ -6,6 +6,7 @@ use datafusion::arrow::datatypes::DataType;
 use super::value_counts::ValueCounts;
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extreme {
@@ -47,5 +48,14 @@ impl GroupAccumulator for MinMax {
             })
             .collect();
         self.values.decode(&picks)
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        self.values.save(out);
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        self.values.load(input)
     }
 }

@@ -17,6 +17,7 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
 
 use crate::error::{EngineError, Result};
+use crate::state::{StateReader, StateWriter};
 
 /// The rows of one batch as an accumulator sees them.
 pub struct Rows<'a> {
@@ -59,6 +60,12 @@ pub trait GroupAccumulator: Send {
 
     /// The current result of each group in `groups`, in that order. State is unchanged.
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef>;
+
+    /// Writes every group's state, for a checkpoint.
+    fn save(&self, out: &mut StateWriter) -> Result<()>;
+
+    /// Replaces every group's state with what [`GroupAccumulator::save`] wrote.
+    fn load(&mut self, input: &mut StateReader) -> Result<()>;
 }
 
 /// What the planner knows about one aggregate call.

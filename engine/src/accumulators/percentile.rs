@@ -11,6 +11,7 @@ use palisade_sql::functions::percentile::{check_fraction, cont_ranks, disc_rank,
 use super::value_counts::ValueCounts;
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PercentileMode {
@@ -146,6 +147,50 @@ impl GroupAccumulator for Percentile {
                 Ok(Arc::new(out))
             }
         }
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        out.tag("percentile");
+        out.i64s(&self.totals);
+        out.bool(self.values.is_some());
+        if let Some(values) = &self.values {
+            values.save(out);
+        }
+        out.len(self.floats.len());
+        for map in &self.floats {
+            out.len(map.len());
+            for (key, count) in map {
+                out.u64(*key);
+                out.i64(*count);
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("percentile")?;
+        self.totals = input.i64s()?;
+        let has_values = input.bool()?;
+        match (&mut self.values, has_values) {
+            (Some(values), true) => values.load(input)?,
+            (None, false) => {}
+            _ => {
+                return Err(crate::error::EngineError::Storage(
+                    "checkpoint state is damaged: a percentile of another kind".into(),
+                ));
+            }
+        }
+        let groups = input.len()?;
+        self.floats = Vec::with_capacity(groups);
+        for _ in 0..groups {
+            let mut map = BTreeMap::new();
+            for _ in 0..input.len()? {
+                let key = input.u64()?;
+                map.insert(key, input.i64()?);
+            }
+            self.floats.push(map);
+        }
+        Ok(())
     }
 }
 

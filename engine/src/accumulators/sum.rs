@@ -10,6 +10,9 @@ use datafusion::arrow::datatypes::{
 
 use super::{GroupAccumulator, Rows};
 use crate::error::{EngineError, Result};
+use crate::state::{StateReader, StateWriter};
+use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
+use datafusion::arrow::datatypes::ToByteSlice;
 
 /// Running totals per group in the result type DataFusion chose (Int64 for integers, UInt64
 /// for unsigned, Float64 for floats), plus the count of non-NULL inputs so an all-NULL group
@@ -52,6 +55,28 @@ impl<T: ArrowPrimitiveType> Totals<T> {
             sums[g] = add(sums[g], v[i], w);
             counts[g] += w;
         });
+        Ok(())
+    }
+
+    fn save(&self, tag: &str, out: &mut StateWriter) {
+        out.tag(tag);
+        out.bytes(self.sums.to_byte_slice());
+        out.i64s(&self.counts);
+    }
+
+    fn load(&mut self, tag: &str, input: &mut StateReader) -> Result<()> {
+        input.tag(tag)?;
+        let bytes = input.bytes()?;
+        let width = std::mem::size_of::<T::Native>();
+        if bytes.len() % width != 0 {
+            return Err(EngineError::Storage(format!(
+                "checkpoint state is damaged: {} bytes of sums of {width} bytes each",
+                bytes.len()
+            )));
+        }
+        let buffer = Buffer::from_slice_ref(bytes);
+        self.sums = ScalarBuffer::<T::Native>::new(buffer, 0, bytes.len() / width).to_vec();
+        self.counts = input.i64s()?;
         Ok(())
     }
 
@@ -103,6 +128,23 @@ impl GroupAccumulator for Sum {
             Sum::Float(t) => t.evaluate(groups),
         })
     }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        match self {
+            Sum::Int(t) => t.save("sum_int", out),
+            Sum::UInt(t) => t.save("sum_uint", out),
+            Sum::Float(t) => t.save("sum_float", out),
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        match self {
+            Sum::Int(t) => t.load("sum_int", input),
+            Sum::UInt(t) => t.load("sum_uint", input),
+            Sum::Float(t) => t.load("sum_float", input),
+        }
+    }
 }
 
 /// AVG as a Float64 sum and a count per group; NULL for a group without non-NULL inputs.
@@ -141,5 +183,14 @@ impl GroupAccumulator for Average {
                 .map(|&g| t.live(g).map(|g| t.sums[g] / t.counts[g] as f64))
                 .collect::<PrimitiveArray<Float64Type>>(),
         ))
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        self.totals.save("avg", out);
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        self.totals.load("avg", input)
     }
 }

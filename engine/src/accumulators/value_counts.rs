@@ -9,6 +9,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::Rows;
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// The multiset of non-NULL values of each group, keyed by Arrow's row encoding, whose byte
 /// order is the value order for every type: one structure serves MIN/MAX, COUNT DISTINCT and
@@ -54,6 +55,34 @@ impl ValueCounts {
                 None => {}
             }
         });
+        Ok(())
+    }
+
+    /// Every group's values (row-encoded) and counts.
+    pub fn save(&self, out: &mut StateWriter) {
+        out.tag("value_counts");
+        out.len(self.groups.len());
+        for map in &self.groups {
+            out.len(map.len());
+            for (value, count) in map {
+                out.bytes(value);
+                out.i64(*count);
+            }
+        }
+    }
+
+    pub fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("value_counts")?;
+        let groups = input.len()?;
+        self.groups = Vec::with_capacity(groups);
+        for _ in 0..groups {
+            let mut map = BTreeMap::new();
+            for _ in 0..input.len()? {
+                let value: Box<[u8]> = input.bytes()?.into();
+                map.insert(value, input.i64()?);
+            }
+            self.groups.push(map);
+        }
         Ok(())
     }
 

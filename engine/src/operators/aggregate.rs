@@ -12,6 +12,7 @@ use super::{Change, Operator, PartitionKey, WHOLE_VIEW};
 use crate::accumulators::{AggregateCall, GroupAccumulator, Rows, create};
 use crate::error::{EngineError, Result};
 use crate::group_keys::GroupKeys;
+use crate::state::{StateReader, StateWriter};
 
 /// The window of rows whose `window_start` is NULL (a NULL event time under TUMBLE).
 pub const NULL_WINDOW: PartitionKey = i64::MIN + 1;
@@ -226,6 +227,51 @@ impl GroupAggregate {
 impl Operator for GroupAggregate {
     fn name(&self) -> &'static str {
         "GroupAggregate"
+    }
+
+    fn save(&self, out: &mut StateWriter) -> Result<()> {
+        out.tag("aggregate");
+        out.bool(self.announced);
+        out.i64s(&self.rows);
+        out.len(self.windows.len());
+        for (window, groups) in &self.windows {
+            out.i64(*window);
+            out.u32s(groups);
+        }
+        out.bool(self.keys.is_some());
+        if let Some(keys) = &self.keys {
+            keys.save(out);
+        }
+        for accumulator in &self.accumulators {
+            accumulator.save(out)?;
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("aggregate")?;
+        self.announced = input.bool()?;
+        self.rows = input.i64s()?;
+        let windows = input.len()?;
+        self.windows = BTreeMap::new();
+        for _ in 0..windows {
+            let window = input.i64()?;
+            self.windows.insert(window, input.u32s()?);
+        }
+        let has_keys = input.bool()?;
+        match (&mut self.keys, has_keys) {
+            (Some(keys), true) => keys.load(input)?,
+            (None, false) => {}
+            _ => {
+                return Err(EngineError::Storage(
+                    "checkpoint state is damaged: an aggregate of another shape".into(),
+                ));
+            }
+        }
+        for accumulator in &mut self.accumulators {
+            accumulator.load(input)?;
+        }
+        Ok(())
     }
 
     fn process(&mut self, input: Vec<Change>) -> Result<Vec<Change>> {

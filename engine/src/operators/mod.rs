@@ -13,6 +13,7 @@ pub mod window_assign;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// Identifies a partition of a view's rows: the window's start in microseconds for views
 /// grouped by `window_start`, [`WHOLE_VIEW`] otherwise.
@@ -41,6 +42,16 @@ pub trait Operator: Send {
 
     /// Consumes a batch of changes and returns what the next stage sees.
     fn process(&mut self, input: Vec<Change>) -> Result<Vec<Change>>;
+
+    /// Writes the state a checkpoint keeps; stages that keep none write nothing.
+    fn save(&self, _out: &mut StateWriter) -> Result<()> {
+        Ok(())
+    }
+
+    /// Replaces the state with what [`Operator::save`] wrote.
+    fn load(&mut self, _input: &mut StateReader) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Applies a row-wise transformation to every batch of every change, keeping partitions.
