@@ -1,5 +1,6 @@
 //! Property tests: random events in random batch splits; after every batch, every view
-//! equals the batch oracle.
+//! equals the batch oracle. And a database restored from a checkpoint taken at a random
+//! point goes on to hold exactly what one that never stopped holds.
 
 use palisade_engine::{Database, DatabaseOptions};
 use palisade_tests::events::{self, Event, SOURCE_DDL};
@@ -36,6 +37,12 @@ async fn database() -> Database {
         record_inputs: true,
         ..DatabaseOptions::default()
     });
+    create_views(&db).await;
+    db
+}
+
+/// The source, the seed views and the other shapes.
+async fn create_views(db: &Database) {
     db.execute(SOURCE_DDL).await.expect("source");
     db.execute(&palisade_tests::website_security_views())
         .await
@@ -43,7 +50,24 @@ async fn database() -> Database {
     let shapes = std::fs::read_to_string(palisade_tests::tests_dir().join("sql/shape_views.sql"))
         .expect("shape views");
     db.execute(&shapes).await.expect("shape views");
-    db
+}
+
+/// Every view's rows, sorted, by view name.
+async fn all_views(db: &Database) -> Vec<(String, Vec<String>)> {
+    let mut out = vec![];
+    for view in db.definitions().await.views {
+        let batches = db
+            .query_batches(&format!("SELECT * FROM \"{}\"", view.name))
+            .await
+            .expect("view reads");
+        let mut rows: Vec<String> = palisade_tests::format::rows(&batches)
+            .iter()
+            .map(|r| r.iter().map(|c| c.render()).collect::<Vec<_>>().join("|"))
+            .collect();
+        rows.sort();
+        out.push((view.name, rows));
+    }
+    out
 }
 
 proptest! {
@@ -67,6 +91,52 @@ proptest! {
                     panic!("{e}");
                 }
             }
+        });
+    }
+
+    #[test]
+    fn views_restored_from_a_checkpoint_go_on_exactly(
+        events in proptest::collection::vec(event(), 1..200),
+        cut in 0usize..200,
+        split in 1usize..60,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let cut = cut.min(events.len());
+            let dir = std::env::temp_dir().join(format!(
+                "palisade-prop-checkpoint-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let options = DatabaseOptions {
+                data_dir: Some(dir.clone()),
+                ..DatabaseOptions::default()
+            };
+            let push = |db: &Database, events: &[Event]| {
+                for chunk in events.chunks(split) {
+                    db.push_batch("website_logs_source", events::batch(chunk)).unwrap();
+                }
+            };
+
+            // Never stopped: every event, checked against the oracle.
+            let reference = database().await;
+            push(&reference, &events);
+            if let Err(e) = palisade_tests::oracle::check_all(&reference).await {
+                panic!("{e}");
+            }
+
+            // Stopped after a checkpoint at `cut`, restored, then the rest.
+            let first = Database::open(options.clone()).await.unwrap();
+            create_views(&first).await;
+            push(&first, &events[..cut]);
+            first.checkpoint().unwrap();
+            drop(first);
+            let restored = Database::open(options).await.unwrap();
+            push(&restored, &events[cut..]);
+            assert_eq!(all_views(&restored).await, all_views(&reference).await);
+            drop(restored);
+            let _ = std::fs::remove_dir_all(&dir);
         });
     }
 }

@@ -19,6 +19,7 @@ use sqlparser::ast::{Query, Statement as SqlStatement};
 use tokio::sync::watch;
 
 use crate::catalog_store::{CatalogStore, StoredKind, StoredObject};
+use crate::checkpoint::{Checkpoint, CheckpointFiles, SourcePosition};
 use crate::dataflow::{Dataflow, LogState, Progress, SourceFlow, ViewFlow};
 use crate::error::{EngineError, Result};
 use crate::operators::Change;
@@ -56,12 +57,51 @@ pub struct DatabaseOptions {
     pub now: Option<DateTime<Utc>>,
     /// Where the catalog persists (`--data-dir`); None keeps everything in memory.
     pub data_dir: Option<std::path::PathBuf>,
+    /// How often a checkpoint is written to the data directory; zero: only when asked
+    /// ([`Database::checkpoint`]).
+    pub checkpoint_interval: std::time::Duration,
 }
 
-/// What a restored object keeps from its first creation.
+/// Writes a checkpoint every `every` while the database lives.
+fn start_checkpointer(db: &Database, every: std::time::Duration) {
+    let weak = Arc::downgrade(&db.inner);
+    let spawned = std::thread::Builder::new()
+        .name("checkpointer".into())
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                std::thread::sleep(every);
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                match (Database { inner }).checkpoint() {
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("checkpoints are written again");
+                    }
+                    Ok(_) => {}
+                    // Logged once per run of failures, not every interval.
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::error!(error = %e, "cannot write a checkpoint; retrying");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the checkpoint thread");
+    }
+}
+
+/// What a restored object keeps from its first creation, and from the checkpoint.
 struct Restore {
     created_at: DateTime<Utc>,
     start_offsets: palisade_connectors::Offsets,
+    /// A source's position in the checkpoint; None: it starts again from its start.
+    position: Option<SourcePosition>,
+    /// A view's state in the checkpoint; None: it is rebuilt from its upstream.
+    view_state: Option<Vec<u8>>,
 }
 
 /// A source as created.
@@ -122,6 +162,11 @@ pub(crate) struct Inner {
     options: DatabaseOptions,
     /// The data directory, when the catalog persists.
     store: Option<CatalogStore>,
+    /// Its checkpoint files, and the last sequence number written or read.
+    checkpoints: Option<CheckpointFiles>,
+    sequence: std::sync::atomic::AtomicU64,
+    /// One checkpoint at a time (the timer's and a final one on shutdown).
+    checkpointing: Mutex<()>,
     /// Objects brought back from the data directory at open.
     restored: usize,
 }
@@ -139,6 +184,16 @@ impl Database {
     }
 
     fn with_store(options: DatabaseOptions, store: Option<CatalogStore>, restored: usize) -> Self {
+        Self::with_files(options, store, None, 0, restored)
+    }
+
+    fn with_files(
+        options: DatabaseOptions,
+        store: Option<CatalogStore>,
+        checkpoints: Option<CheckpointFiles>,
+        sequence: u64,
+        restored: usize,
+    ) -> Self {
         let dataflow = Arc::new(Mutex::new(Dataflow::default()));
         let query = palisade_sql::planner::new_session();
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
@@ -151,6 +206,9 @@ impl Database {
                 query,
                 options,
                 store,
+                checkpoints,
+                sequence: std::sync::atomic::AtomicU64::new(sequence),
+                checkpointing: Mutex::new(()),
                 restored,
             }),
         }
@@ -169,9 +227,18 @@ impl Database {
         };
         let store = CatalogStore::open(&dir)?;
         let objects = store.load()?;
-        let db = Self::with_store(options, Some(store), objects.len());
+        let files = CheckpointFiles::new(&dir)?;
+        let mut checkpoint = files.latest()?.unwrap_or_default();
+        let every = options.checkpoint_interval;
+        let db = Self::with_files(
+            options,
+            Some(store),
+            Some(files),
+            checkpoint.sequence,
+            objects.len(),
+        );
         for object in &objects {
-            db.restore(object).await.map_err(|e| {
+            db.restore(object, &mut checkpoint).await.map_err(|e| {
                 EngineError::Storage(format!(
                     "{}: cannot restore {} \"{}\": {e}",
                     dir.display(),
@@ -184,9 +251,41 @@ impl Database {
             })?;
         }
         if !objects.is_empty() {
-            tracing::info!(objects = objects.len(), data_dir = %dir.display(), "restored the catalog");
+            tracing::info!(
+                objects = objects.len(),
+                checkpoint = checkpoint.sequence,
+                data_dir = %dir.display(),
+                "restored the catalog"
+            );
+        }
+        if !every.is_zero() {
+            start_checkpointer(&db, every);
         }
         Ok(db)
+    }
+
+    /// Writes a checkpoint now (when the database has a data directory); returns its
+    /// sequence number.
+    pub fn checkpoint(&self) -> Result<Option<u64>> {
+        let Some(files) = &self.inner.checkpoints else {
+            return Ok(None);
+        };
+        let _one = self
+            .inner
+            .checkpointing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let sequence = self
+            .inner
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let bytes = {
+            let flow = self.dataflow();
+            crate::checkpoint::capture(&flow, sequence)?
+        };
+        files.write(sequence, &bytes)?;
+        Ok(Some(sequence))
     }
 
     /// How many sources and views [`Database::open`] brought back (0 for a new directory).
@@ -194,7 +293,7 @@ impl Database {
         self.inner.restored
     }
 
-    async fn restore(&self, object: &StoredObject) -> Result<()> {
+    async fn restore(&self, object: &StoredObject, checkpoint: &mut Checkpoint) -> Result<()> {
         let mut statements = parse_statements(&object.sql)?;
         let (Some(located), true) = (statements.pop(), statements.is_empty()) else {
             return Err(EngineError::Internal(
@@ -204,6 +303,14 @@ impl Database {
         let restore = Restore {
             created_at: object.created_at,
             start_offsets: object.start_offsets.clone().unwrap_or_default(),
+            position: match object.kind {
+                StoredKind::Source => checkpoint.sources.remove(&object.name),
+                StoredKind::MaterializedView => None,
+            },
+            view_state: match object.kind {
+                StoredKind::Source => None,
+                StoredKind::MaterializedView => checkpoint.views.remove(&object.name),
+            },
         };
         match located.statement {
             Statement::CreateSource(s) => {
@@ -414,10 +521,15 @@ impl Database {
             options: stmt.options.clone(),
             schema: Arc::clone(&schema),
         };
-        let created_at = restore
+        let (created_at, start_offsets, position) = match restore {
+            Some(r) => (r.created_at, r.start_offsets, r.position),
+            None => (self.now(), palisade_connectors::Offsets::new(), None),
+        };
+        let resume = position
             .as_ref()
-            .map_or_else(|| self.now(), |r| r.created_at);
-        let resume = restore.map(|r| r.start_offsets).unwrap_or_default();
+            .and_then(|p| p.offsets.clone())
+            .unwrap_or_else(|| start_offsets.clone());
+        let delivered = position.as_ref().map_or(0, |p| p.delivered);
         // Opening may wait on the network (a Kafka broker): not on a runtime thread.
         let opened = {
             let (name, spec) = (stmt.name.clone(), spec.clone());
@@ -426,10 +538,24 @@ impl Database {
                 .map_err(|e| EngineError::Internal(format!("opening the source: {e}")))??
         };
         let log = match &opened {
-            Opened::Stream(reader) => Some(LogState::new(reader.offsets().clone())),
+            Opened::Stream(reader) => {
+                // Partitions added since the source was created start where it found them.
+                let mut start = reader.offsets().clone();
+                start.extend(start_offsets);
+                let mut log = LogState::new(start);
+                log.offsets = reader.offsets().clone();
+                if let Some(p) = &position {
+                    log.dead_lettered = p.dead_lettered;
+                    log.coerced = p.coerced;
+                }
+                Some(log)
+            }
             _ => None,
         };
-        let (progress, _) = watch::channel(Progress::default());
+        let (progress, _) = watch::channel(Progress {
+            delivered,
+            ..Progress::default()
+        });
         self.dataflow().sources.insert(
             stmt.name.clone(),
             SourceFlow {
@@ -449,9 +575,12 @@ impl Database {
         )?;
         let dataflow = Arc::clone(&self.inner.dataflow);
         let runner = match opened {
-            Opened::Positional(reader) => {
-                Some(SourceRunner::start(stmt.name.clone(), reader, dataflow))
-            }
+            Opened::Positional(reader) => Some(SourceRunner::start(
+                stmt.name.clone(),
+                reader,
+                dataflow,
+                delivered,
+            )),
             Opened::Stream(reader) => Some(SourceRunner::start_stream(
                 stmt.name.clone(),
                 reader,
@@ -486,6 +615,10 @@ impl Database {
         restore: Option<Restore>,
     ) -> Result<StatementResult> {
         let restoring = restore.is_some();
+        let (restored_at, saved_state) = match restore {
+            Some(r) => (Some(r.created_at), r.view_state),
+            None => (None, None),
+        };
         let mut catalog = self.inner.catalog.lock().await;
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
             return Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"));
@@ -555,11 +688,15 @@ impl Database {
         let table = Arc::new(ViewTable::new(Arc::clone(&plan.schema), plan.order.clone()));
 
         {
+            let mut operators = plan.operators;
+            if let Some(state) = &saved_state {
+                crate::checkpoint::load_view(state, &mut operators, &table)?;
+            }
             let mut flow = self.dataflow();
             flow.views.insert(
                 stmt.name.clone(),
                 ViewFlow {
-                    operators: plan.operators,
+                    operators,
                     table: Arc::clone(&table),
                     subscribers: vec![],
                     errors: 0,
@@ -575,6 +712,8 @@ impl Database {
                     .map_or(0, |s| s.progress.borrow().delivered);
                 let log = flow.sources.get(&upstream).and_then(|s| s.log.clone());
                 let backfilled = match log {
+                    // Restored from a checkpoint: already holds what was delivered.
+                    _ if saved_state.is_some() => Ok(()),
                     Some(log) => replay_log(&mut flow, &stmt.name, source, &log),
                     None if delivered > 0 => {
                         backfill_from_source(&mut flow, &stmt.name, source, delivered)
@@ -605,7 +744,7 @@ impl Database {
                         }
                     })
                     .collect();
-                if !changes.is_empty() {
+                if !changes.is_empty() && saved_state.is_none() {
                     flow.push(&stmt.name, changes);
                 }
                 if let Some(up) = flow.views.get_mut(&upstream) {
@@ -636,7 +775,7 @@ impl Database {
                 query: (*stmt.query).clone(),
                 upstream,
                 sql: sql.to_string(),
-                created_at: restore.map_or_else(|| self.now(), |r| r.created_at),
+                created_at: restored_at.unwrap_or_else(|| self.now()),
                 whole_view: plan.whole_view,
                 replaces,
             },

@@ -5,6 +5,8 @@
 //! - [`database`]: [`Database`], the entry point: executes SQL text, returns Arrow results;
 //!   owns the catalog, source runners and the dataflow.
 //! - [`catalog_store`]: the data directory: the catalog saved after each DDL, and its lock.
+//! - [`checkpoint`]: view state and source positions captured together, written to and read
+//!   from checksummed files.
 //! - [`prepared`]: statements with `$n` parameters, described and run for the extended
 //!   query protocol.
 //! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
@@ -28,6 +30,7 @@
 
 pub mod accumulators;
 pub mod catalog_store;
+pub mod checkpoint;
 pub mod database;
 pub mod dataflow;
 pub mod error;

@@ -50,10 +50,13 @@ pub struct SourceRunner {
 }
 
 impl SourceRunner {
+    /// Starts reading `reader` from row `position` (0, or where a checkpoint left it) once
+    /// a view reads the source.
     pub fn start(
         name: String,
         mut reader: Box<dyn SourceReader>,
         dataflow: Arc<Mutex<Dataflow>>,
+        position: u64,
     ) -> Self {
         let state = Arc::new(RunnerState::default());
         let eager_total = match (reader.total_rows(), reader.rows_per_second()) {
@@ -63,7 +66,7 @@ impl SourceRunner {
         let shared = Arc::clone(&state);
         let thread = std::thread::Builder::new()
             .name(format!("source-{name}"))
-            .spawn(move || run(&name, reader.as_mut(), &shared, &dataflow))
+            .spawn(move || run(&name, reader.as_mut(), &shared, &dataflow, position))
             .ok();
         SourceRunner {
             state,
@@ -138,14 +141,20 @@ pub(crate) fn wait_until_attached(state: &RunnerState) -> bool {
     true
 }
 
-fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow: &Mutex<Dataflow>) {
+fn run(
+    name: &str,
+    reader: &mut dyn SourceReader,
+    state: &RunnerState,
+    dataflow: &Mutex<Dataflow>,
+    start: u64,
+) {
     if !wait_until_attached(state) {
         return;
     }
     let started = Instant::now();
     let rate = reader.rows_per_second();
     let total = reader.total_rows();
-    let mut position = 0u64;
+    let mut position = start;
     let finish = |failure: Option<String>| finish(name, state, dataflow, failure);
     loop {
         if state.stop.load(Ordering::SeqCst) {
@@ -154,7 +163,8 @@ fn run(name: &str, reader: &mut dyn SourceReader, state: &RunnerState, dataflow:
         let want = match rate {
             None => BATCH_ROWS as u64,
             Some(r) => {
-                let due = (started.elapsed().as_secs_f64() * r) as u64;
+                // Paced from where this run started, not from row 0.
+                let due = start + (started.elapsed().as_secs_f64() * r) as u64;
                 due.saturating_sub(position).min(BATCH_ROWS as u64)
             }
         };

@@ -19,8 +19,9 @@ const POLL_WAIT: Duration = Duration::from_millis(100);
 const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an unreachable broker is asked again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
-/// How long a FLUSH keeps trying to learn the partitions' ends before it fails.
-const FLUSH_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a FLUSH keeps trying to learn the partitions' ends, counted from the request or
+/// from the broker's last return, whichever is later, before it fails.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(60);
 /// How often the high watermarks are copied for SHOW SOURCES while nothing arrives.
 const WATERMARKS_EVERY: Duration = Duration::from_secs(1);
 /// How often the broker is asked for the partitions' ends, for lag. librdkafka's statistics
@@ -296,6 +297,10 @@ impl<'a> StreamLoop<'a> {
                     *outage = None;
                 }
                 self.link = Link::Up;
+                // A FLUSH waiting for the partitions' ends gets its full patience again.
+                if let Some(pending) = &mut self.flush {
+                    pending.since = Instant::now();
+                }
             }
         }
     }

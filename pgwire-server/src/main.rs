@@ -73,6 +73,11 @@ struct ServeArgs {
     /// Keep everything in memory: nothing is read from or written to a data directory.
     #[arg(long, conflicts_with = "data_dir")]
     in_memory: bool,
+    /// Seconds between checkpoints of every view's state and every source's position in the
+    /// data directory (fractions allowed); after a restart, views load the last one and
+    /// sources resume from it. 0: only the final checkpoint at shutdown.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    checkpoint_interval: f64,
     /// Seconds between the per-source ingest-rate log lines; 0 turns them off.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     rate_log_interval: u64,
@@ -118,8 +123,15 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
         (Some(dir), _, _) => Some(dir.clone()),
         (None, _, false) => Some(PathBuf::from(DEFAULT_DATA_DIR)),
     };
+    if !(args.checkpoint_interval.is_finite() && args.checkpoint_interval >= 0.0) {
+        return Err(format!(
+            "--checkpoint-interval must be a number of seconds >= 0, not {}",
+            args.checkpoint_interval
+        ));
+    }
     let db = Database::open(DatabaseOptions {
         data_dir: data_dir.clone(),
+        checkpoint_interval: Duration::from_secs_f64(args.checkpoint_interval),
         ..DatabaseOptions::default()
     })
     .await
@@ -175,9 +187,14 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
         user: args.user,
     };
     tokio::select! {
-        served = serve(listener, db, options) => served.map_err(|e| format!("server stopped: {e}")),
+        served = serve(listener, db.clone(), options) => served.map_err(|e| format!("server stopped: {e}")),
         signal = stop_signal() => {
             tracing::info!(signal, "stopping");
+            match db.checkpoint() {
+                Ok(Some(sequence)) => tracing::info!(sequence, "final checkpoint written"),
+                Ok(None) => {}
+                Err(e) => return Err(format!("the final checkpoint failed: {e}")),
+            }
             Ok(())
         }
     }

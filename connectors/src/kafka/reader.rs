@@ -80,6 +80,9 @@ impl KafkaReader {
         // Statistics carry the high watermarks SHOW SOURCES reports lag from, without a
         // round trip per question; a user's own interval wins.
         config.set("statistics.interval.ms", "1000");
+        // librdkafka waits up to 10 s between reconnects by default; a source that has
+        // lost its broker should notice its return sooner.
+        config.set("reconnect.backoff.max.ms", "2000");
         for (key, value) in &options.client_config {
             config.set(key, value);
         }
