@@ -59,6 +59,8 @@ impl SourceRunner {
         position: u64,
     ) -> Self {
         let state = Arc::new(RunnerState::default());
+        // Rows before `position` were delivered by an earlier run: FLUSH counts from there.
+        state.accepted.store(position, Ordering::SeqCst);
         let eager_total = match (reader.total_rows(), reader.rows_per_second()) {
             (Some(total), None) => Some(total),
             _ => None,
