@@ -65,9 +65,10 @@ struct ServeArgs {
     /// from it instead.
     #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
     files: Vec<PathBuf>,
-    /// Where the catalog of sources and views persists; after a restart every object is
-    /// back and rebuilt from its source. Default: ./palisade-data for `serve`; the demo
-    /// keeps everything in memory unless this is given.
+    /// Where the catalog of sources and views and their checkpoints persist; after a
+    /// restart every object is back, views load the last checkpoint and sources resume
+    /// from it. Default: ./palisade-data for `serve`; the demo keeps everything in memory
+    /// unless this is given.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Keep everything in memory: nothing is read from or written to a data directory.
