@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use palisade_connectors::Offsets;
 
-use crate::dataflow::Dataflow;
+use crate::dataflow::{Dataflow, StoredDeadLetter};
 use crate::error::{EngineError, Result};
 use crate::state::{StateReader, StateWriter};
 
@@ -34,6 +34,8 @@ pub struct SourcePosition {
     pub offsets: Option<Offsets>,
     pub dead_lettered: u64,
     pub coerced: u64,
+    /// The kept dead letters: their records are never read again, so they survive only here.
+    pub dead_letters: Vec<StoredDeadLetter>,
 }
 
 /// A checkpoint as read back.
@@ -65,6 +67,15 @@ pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
             }
             out.u64(log.dead_lettered);
             out.u64(log.coerced);
+            out.len(log.dead_letters.len());
+            for d in &log.dead_letters {
+                out.i64(i64::from(d.letter.partition));
+                out.i64(d.letter.offset);
+                out.bytes(d.letter.error.as_bytes());
+                out.bytes(d.letter.payload.as_bytes());
+                out.u64(d.letter.payload_bytes as u64);
+                out.i64(d.received_at.timestamp_micros());
+            }
         }
     }
     out.len(flow.views.len());
@@ -110,6 +121,26 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
             position.offsets = Some(offsets);
             position.dead_lettered = input.u64()?;
             position.coerced = input.u64()?;
+            for _ in 0..input.len()? {
+                let partition = i32::try_from(input.i64()?)
+                    .map_err(|_| EngineError::Storage("checkpoint: a bad partition".into()))?;
+                let offset = input.i64()?;
+                let error = text(input.bytes()?)?;
+                let payload = text(input.bytes()?)?;
+                let payload_bytes = input.u64()? as usize;
+                let received_at = chrono::DateTime::from_timestamp_micros(input.i64()?)
+                    .ok_or_else(|| EngineError::Storage("checkpoint: a bad time".into()))?;
+                position.dead_letters.push(StoredDeadLetter {
+                    letter: palisade_connectors::DeadLetter {
+                        partition,
+                        offset,
+                        error,
+                        payload,
+                        payload_bytes,
+                    },
+                    received_at,
+                });
+            }
         }
         checkpoint.sources.insert(name, position);
     }

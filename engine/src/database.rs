@@ -547,6 +547,7 @@ impl Database {
                 if let Some(p) = &position {
                     log.dead_lettered = p.dead_lettered;
                     log.coerced = p.coerced;
+                    log.dead_letters = p.dead_letters.iter().cloned().collect();
                 }
                 Some(log)
             }

@@ -31,7 +31,7 @@ pub struct Progress {
 pub const DEAD_LETTERS_KEPT: usize = 10_000;
 
 /// A dead letter as the engine keeps it: when it arrived, too.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDeadLetter {
     pub letter: DeadLetter,
     pub received_at: DateTime<Utc>,

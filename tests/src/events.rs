@@ -7,6 +7,9 @@ use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray, TimestampMicro
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 
+/// The name of the source [`SOURCE_DDL`] creates.
+pub const SOURCE_NAME: &str = "website_logs_source";
+
 /// The source DDL the tests use, fed in-process.
 pub const SOURCE_DDL: &str = "CREATE SOURCE website_logs_source (
     request_timestamp TIMESTAMP, ip_address VARCHAR, user_agent TEXT, url TEXT,

@@ -20,6 +20,11 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::events::{SOURCE_DDL, schema};
 
+/// The topic the end-to-end Kafka tests produce to.
+pub const TOPIC: &str = "website_logs";
+/// Its partitions.
+pub const PARTITIONS: i32 = 4;
+
 /// Every this many events, one numeric field is sent as a JSON string (`"200"`): still a
 /// good event, counted in `coerced`.
 const COERCE_EVERY: usize = 997;

@@ -16,6 +16,8 @@
 //!   restarted by end-to-end tests; topic creation and high watermarks.
 //! - [`kafka_workload`]: the Kafka tests' JSON messages (good, coerced and bad records) and
 //!   a producer that reports where each landed.
+//! - [`view_check`]: a server's Kafka source counters, dead letters and views over the wire
+//!   against the same events pushed in-process, for the end-to-end Kafka tests.
 
 pub mod broker;
 pub mod events;
@@ -26,6 +28,7 @@ pub mod oracle;
 pub mod pg_cells;
 pub mod server_process;
 pub mod slt;
+pub mod view_check;
 pub mod wire;
 
 use std::path::PathBuf;
