@@ -26,6 +26,10 @@ const FORMAT_VERSION: u32 = 1;
 pub struct StoredObject {
     pub kind: StoredKind,
     pub name: String,
+    /// Never reused within a data directory: tells a checkpoint's state of a dropped object
+    /// from a new object of the same name.
+    #[serde(default)]
+    pub id: u64,
     /// The statement that created it, as the user wrote it.
     pub sql: String,
     /// When it was created: datagen sources derive their events from it.
@@ -174,6 +178,7 @@ mod tests {
             StoredObject {
                 kind: StoredKind::Source,
                 name: "logs".into(),
+                id: 1,
                 sql: "CREATE SOURCE logs (a INT) WITH (connector = 'kafka', ...)".into(),
                 created_at: Utc.with_ymd_and_hms(2024, 1, 25, 12, 0, 0).unwrap(),
                 start_offsets: Some(BTreeMap::from([(0, 5), (1, 0)])),
@@ -181,6 +186,7 @@ mod tests {
             StoredObject {
                 kind: StoredKind::MaterializedView,
                 name: "v".into(),
+                id: 2,
                 sql: "CREATE MATERIALIZED VIEW v AS SELECT COUNT(*) AS n FROM logs".into(),
                 created_at: Utc.with_ymd_and_hms(2024, 1, 25, 12, 0, 1).unwrap(),
                 start_offsets: None,

@@ -28,6 +28,8 @@ const KEEP: usize = 2;
 /// Where a source was when the checkpoint was taken, and its counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourcePosition {
+    /// The source's catalog id: a position applies only to the same source.
+    pub id: u64,
     /// Rows delivered to the views: datagen's next row.
     pub delivered: u64,
     /// A log source's next offset per partition.
@@ -43,8 +45,8 @@ pub struct SourcePosition {
 pub struct Checkpoint {
     pub sequence: u64,
     pub sources: BTreeMap<String, SourcePosition>,
-    /// Each view's state, as [`load_view`] reads it.
-    pub views: BTreeMap<String, Vec<u8>>,
+    /// Each view's catalog id and state, as [`load_view`] reads it.
+    pub views: BTreeMap<String, (u64, Vec<u8>)>,
 }
 
 /// Captures every source's position and every view's state. Called with the dataflow
@@ -57,6 +59,7 @@ pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
     out.len(flow.sources.len());
     for (name, source) in &flow.sources {
         out.bytes(name.as_bytes());
+        out.u64(source.id);
         out.u64(source.progress.borrow().delivered);
         out.bool(source.log.is_some());
         if let Some(log) = &source.log {
@@ -87,6 +90,7 @@ pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
         }
         view.table.save(&mut state)?;
         out.bytes(name.as_bytes());
+        out.u64(view.id);
         out.bytes(&state.into_bytes());
     }
     Ok(out.into_bytes())
@@ -108,6 +112,7 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     for _ in 0..input.len()? {
         let name = text(input.bytes()?)?;
         let mut position = SourcePosition {
+            id: input.u64()?,
             delivered: input.u64()?,
             ..SourcePosition::default()
         };
@@ -146,7 +151,8 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     }
     for _ in 0..input.len()? {
         let name = text(input.bytes()?)?;
-        checkpoint.views.insert(name, input.bytes()?.to_vec());
+        let id = input.u64()?;
+        checkpoint.views.insert(name, (id, input.bytes()?.to_vec()));
     }
     if !input.is_done() {
         return Err(EngineError::Storage(

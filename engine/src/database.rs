@@ -96,6 +96,7 @@ fn start_checkpointer(db: &Database, every: std::time::Duration) {
 
 /// What a restored object keeps from its first creation, and from the checkpoint.
 struct Restore {
+    id: u64,
     created_at: DateTime<Utc>,
     start_offsets: palisade_connectors::Offsets,
     /// A source's position in the checkpoint; None: it starts again from its start.
@@ -108,6 +109,8 @@ struct Restore {
 #[derive(Debug, Clone)]
 pub struct SourceDef {
     pub name: String,
+    /// Never reused: see [`StoredObject::id`].
+    pub id: u64,
     pub spec: SourceSpec,
     pub created_at: DateTime<Utc>,
     pub sql: String,
@@ -117,6 +120,7 @@ pub struct SourceDef {
 #[derive(Debug, Clone)]
 pub struct ViewDef {
     pub name: String,
+    pub id: u64,
     pub created_at: DateTime<Utc>,
     /// The query as the user wrote it (before TUMBLE/HOP rewriting).
     pub query: Query,
@@ -143,6 +147,8 @@ pub(crate) struct Catalog {
     pub(crate) runners: BTreeMap<String, SourceRunner>,
     /// Creation order of every object, for SHOW and the oracle.
     pub(crate) order: Vec<String>,
+    /// The id the next new object gets.
+    pub(crate) next_id: u64,
 }
 
 /// An in-process Palisade: a catalog of sources and materialized views kept up to date
@@ -301,15 +307,24 @@ impl Database {
             ));
         };
         let restore = Restore {
+            id: object.id,
             created_at: object.created_at,
             start_offsets: object.start_offsets.clone().unwrap_or_default(),
+            // State saved for a dropped object of the same name is not this object's.
             position: match object.kind {
-                StoredKind::Source => checkpoint.sources.remove(&object.name),
+                StoredKind::Source => checkpoint
+                    .sources
+                    .remove(&object.name)
+                    .filter(|p| p.id == object.id),
                 StoredKind::MaterializedView => None,
             },
             view_state: match object.kind {
                 StoredKind::Source => None,
-                StoredKind::MaterializedView => checkpoint.views.remove(&object.name),
+                StoredKind::MaterializedView => checkpoint
+                    .views
+                    .remove(&object.name)
+                    .filter(|(id, _)| *id == object.id)
+                    .map(|(_, state)| state),
             },
         };
         match located.statement {
@@ -317,7 +332,31 @@ impl Database {
                 self.create_source(s, &located.text, Some(restore)).await?;
             }
             Statement::CreateMaterializedView(v) => {
-                self.create_view(v, &located.text, Some(restore)).await?;
+                let fallback = Restore {
+                    id: restore.id,
+                    created_at: restore.created_at,
+                    start_offsets: restore.start_offsets.clone(),
+                    position: None,
+                    view_state: None,
+                };
+                let had_state = restore.view_state.is_some();
+                match self
+                    .create_view(v.clone(), &located.text, Some(restore))
+                    .await
+                {
+                    Ok(_) => {}
+                    // State this plan cannot load (saved by another version, say): the view
+                    // is rebuilt from its upstream instead.
+                    Err(e @ EngineError::Storage(_)) if had_state => {
+                        tracing::warn!(
+                            view = %object.name,
+                            error = %e,
+                            "the checkpoint's state does not fit the view; rebuilding it"
+                        );
+                        self.create_view(v, &located.text, Some(fallback)).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             _ => {
                 return Err(EngineError::Internal(format!(
@@ -348,6 +387,7 @@ impl Database {
                     Some(StoredObject {
                         kind: StoredKind::Source,
                         name: name.clone(),
+                        id: s.id,
                         sql: s.sql.clone(),
                         created_at: s.created_at,
                         start_offsets: flow
@@ -360,6 +400,7 @@ impl Database {
                     catalog.views.get(name).map(|v| StoredObject {
                         kind: StoredKind::MaterializedView,
                         name: name.clone(),
+                        id: v.id,
                         sql: v.sql.clone(),
                         created_at: v.created_at,
                         start_offsets: None,
@@ -521,10 +562,16 @@ impl Database {
             options: stmt.options.clone(),
             schema: Arc::clone(&schema),
         };
-        let (created_at, start_offsets, position) = match restore {
-            Some(r) => (r.created_at, r.start_offsets, r.position),
-            None => (self.now(), palisade_connectors::Offsets::new(), None),
+        let (id, created_at, start_offsets, position) = match restore {
+            Some(r) => (r.id, r.created_at, r.start_offsets, r.position),
+            None => (
+                catalog.next_id,
+                self.now(),
+                palisade_connectors::Offsets::new(),
+                None,
+            ),
         };
+        catalog.next_id = catalog.next_id.max(id + 1);
         let resume = position
             .as_ref()
             .and_then(|p| p.offsets.clone())
@@ -560,6 +607,7 @@ impl Database {
         self.dataflow().sources.insert(
             stmt.name.clone(),
             SourceFlow {
+                id,
                 schema: Arc::clone(&schema),
                 subscribers: vec![],
                 progress,
@@ -597,6 +645,7 @@ impl Database {
         catalog.sources.insert(
             stmt.name.clone(),
             SourceDef {
+                id,
                 name: stmt.name,
                 spec,
                 created_at,
@@ -616,11 +665,13 @@ impl Database {
         restore: Option<Restore>,
     ) -> Result<StatementResult> {
         let restoring = restore.is_some();
-        let (restored_at, saved_state) = match restore {
-            Some(r) => (Some(r.created_at), r.view_state),
-            None => (None, None),
+        let (restored_id, restored_at, saved_state) = match restore {
+            Some(r) => (Some(r.id), Some(r.created_at), r.view_state),
+            None => (None, None, None),
         };
         let mut catalog = self.inner.catalog.lock().await;
+        let id = restored_id.unwrap_or(catalog.next_id);
+        catalog.next_id = catalog.next_id.max(id + 1);
         if exists(&catalog, &stmt.name, stmt.if_not_exists)? {
             return Ok(StatementResult::done("CREATE_MATERIALIZED_VIEW"));
         }
@@ -697,6 +748,7 @@ impl Database {
             flow.views.insert(
                 stmt.name.clone(),
                 ViewFlow {
+                    id,
                     operators,
                     table: Arc::clone(&table),
                     subscribers: vec![],
@@ -772,6 +824,7 @@ impl Database {
         catalog.views.insert(
             stmt.name.clone(),
             ViewDef {
+                id,
                 name: stmt.name,
                 query: (*stmt.query).clone(),
                 upstream,

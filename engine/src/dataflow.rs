@@ -79,6 +79,8 @@ impl LogState {
 }
 
 pub struct SourceFlow {
+    /// The catalog's id of the source (checkpoints are matched by it).
+    pub id: u64,
     pub schema: SchemaRef,
     /// Views reading this source directly, in creation order.
     pub subscribers: Vec<String>,
@@ -90,6 +92,8 @@ pub struct SourceFlow {
 }
 
 pub struct ViewFlow {
+    /// The catalog's id of the view.
+    pub id: u64,
     pub operators: Vec<Box<dyn Operator>>,
     pub table: Arc<ViewTable>,
     /// Views reading this view, in creation order.

@@ -1,5 +1,5 @@
 //! Palisade's test harness, shared by the sqllogictest runner, the property tests and the
-//! benchmark.
+//! benchmarks.
 //!
 //! # Layout
 //! - [`oracle`]: runs a view's SQL in batch with DataFusion over every recorded input and
@@ -16,9 +16,12 @@
 //!   restarted by end-to-end tests; topic creation and high watermarks.
 //! - [`kafka_workload`]: the Kafka tests' JSON messages (good, coerced and bad records) and
 //!   a producer that reports where each landed.
+//! - [`bench`]: what the benchmarks share: CPU time, datagen events as JSON lines, pushing
+//!   them in batches.
 //! - [`view_check`]: a server's Kafka source counters, dead letters and views over the wire
 //!   against the same events pushed in-process, for the end-to-end Kafka tests.
 
+pub mod bench;
 pub mod broker;
 pub mod events;
 pub mod format;
@@ -33,6 +36,8 @@ pub mod wire;
 
 use std::path::PathBuf;
 
+use palisade_engine::Database;
+
 /// The workspace's `tests/` directory.
 pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,4 +46,31 @@ pub fn tests_dir() -> PathBuf {
 /// The five views of the website-security workload, as users write them.
 pub fn website_security_views() -> String {
     palisade_server::demo::VIEWS.to_string()
+}
+
+/// Creates the in-process source ([`events::SOURCE_DDL`]) and the five website-security views.
+pub async fn create_website_security(db: &Database) {
+    db.execute(events::SOURCE_DDL).await.expect("source");
+    db.execute(&website_security_views())
+        .await
+        .expect("seed views");
+}
+
+/// Every view's rows as text (cells joined by `|`), sorted, by view name in creation order:
+/// two databases hold the same views exactly when these are equal.
+pub async fn sorted_views(db: &Database) -> Vec<(String, Vec<String>)> {
+    let mut out = vec![];
+    for view in db.definitions().await.views {
+        let batches = db
+            .query_batches(&format!("SELECT * FROM \"{}\"", view.name))
+            .await
+            .expect("view reads");
+        let mut rows: Vec<String> = format::rendered(&batches)
+            .into_iter()
+            .map(|cells| cells.join("|"))
+            .collect();
+        rows.sort();
+        out.push((view.name, rows));
+    }
+    out
 }
