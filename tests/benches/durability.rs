@@ -101,7 +101,9 @@ fn main() {
     let mut next_mark = mark;
     let on = ingest(&on_db, events, rate, |ingested, longest| {
         if ingested >= next_mark || ingested == events {
-            next_mark += mark;
+            while next_mark <= ingested {
+                next_mark += mark;
+            }
             growth.push((ingested, newest_checkpoint(&on_dir), longest));
             true
         } else {
