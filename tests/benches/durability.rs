@@ -8,17 +8,17 @@
 //!
 //! Datagen events (seed 1) as JSON lines, their event time advancing RATE events per second
 //! so the one-minute windows, and the state, grow as a stream of that rate would, are
-//! decoded with arrow-json and pushed through the five website-security views in-process,
-//! twice from fresh data directories:
-//! 1. checkpoints off (written only when asked), then checkpoints every 1 s, after an
-//!    unmeasured warm-up of up to 524,288 events in memory. Each run's CPU time is the whole
-//!    process's (the checkpoint thread included) less the main thread's time generating the
-//!    JSON, which happens in chunks so a long run never holds it all. For the checkpoints
-//!    run, a table shows how the newest checkpoint and the longest single push grew with the
-//!    state (a capture holds the dataflow lock, so a push that meets one waits).
-//! 2. restart: after the checkpoints-off run, `Database::checkpoint`, drop the database and
-//!    time `Database::open` on its directory; the restored views must equal the views
-//!    before, row for row (that is checked; timings are only printed).
+//! decoded with arrow-json and pushed through the five website-security views in-process:
+//! 1. into two databases on fresh data directories, one with checkpoints off (written only
+//!    when asked), one with checkpoints every 1 s, chunk by chunk in turn (which goes first
+//!    alternates), so both see the same events and the same machine. Generating the JSON is
+//!    not counted. A run's CPU time is the main thread's while pushing into it (ingest runs
+//!    on the pushing thread), plus, for the checkpoints run, the checkpoint thread's; its
+//!    wall time, the pushes' (a capture holds the dataflow lock, so a push that meets one
+//!    waits). A table shows how the newest checkpoint and the longest single push grew.
+//! 2. restart: then `Database::checkpoint` on the checkpoints-off database, drop it and time
+//!    `Database::open` on its directory; the restored views must equal the views before,
+//!    row for row (that is checked; timings are only printed).
 //!
 //! The data directories are under Cargo's target tmp directory and removed afterwards.
 
@@ -34,8 +34,6 @@ use palisade_tests::sorted_views;
 const CHUNK: usize = 16 * palisade_tests::bench::BATCH;
 /// Lines of the checkpoint growth table.
 const GROWTH_LINES: usize = 8;
-/// Events pushed through an in-memory database before the measured runs.
-const WARM_UP: usize = 4 * CHUNK;
 const FULL_SCALE: &str = "cargo bench -p palisade-tests --bench durability -- 36000000 10000";
 
 fn main() {
@@ -60,64 +58,69 @@ fn main() {
         .join(format!("palisade-durability-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
 
-    // Unmeasured: the first events through fresh views pay one-time costs (lazily built
-    // plans, the heap's first growth) that would otherwise fall on whichever run is first.
-    let warm_up = Database::new(DatabaseOptions::default());
-    runtime.block_on(palisade_tests::create_website_security(&warm_up));
-    ingest(&warm_up, events.min(WARM_UP), rate, |_, _| false);
-    drop(warm_up);
+    // 1. Both runs, chunk by chunk.
+    let mut off = Run::open(&runtime, "off", root.join("off"), Duration::ZERO);
+    let every_second = Duration::from_secs(1);
+    let mut on = Run::open(&runtime, "every 1 s", root.join("every-1s"), every_second);
+    let mut generator = JsonEvents::new(events, rate);
+    let mut lines = Vec::new();
+    let mut growth = vec![];
+    let mark = events.div_ceil(GROWTH_LINES).max(1);
+    let mut next_mark = mark;
+    let mut longest_since = Duration::ZERO;
+    for chunk in 0.. {
+        generator.next_lines(CHUNK, &mut lines);
+        if lines.is_empty() {
+            break;
+        }
+        let longest = if chunk % 2 == 0 {
+            off.push(&lines);
+            on.push(&lines)
+        } else {
+            let longest = on.push(&lines);
+            off.push(&lines);
+            longest
+        };
+        longest_since = longest_since.max(longest);
+        if on.events >= next_mark || on.events == events {
+            while next_mark <= on.events {
+                next_mark += mark;
+            }
+            growth.push((on.events, newest_checkpoint(&on.dir), longest_since));
+            longest_since = Duration::ZERO;
+        }
+    }
+    let checkpointer_cpu = thread_cpu_named("checkpointer");
+    on.cpu += checkpointer_cpu;
+    let on_last = newest_checkpoint(&on.dir);
+    for run in [&off, &on] {
+        assert_eq!(run.events, events, "{}: every event ingested", run.label);
+    }
 
-    // 1a. Checkpoints off; this database is then restarted (part 2) while nothing else
-    // holds its directory.
-    let off_dir = root.join("off");
-    let off_db = runtime.block_on(open(&off_dir, Duration::ZERO));
-    let off = ingest(&off_db, events, rate, |_, _| false);
     println!();
     println!(
-        "ingest: JSON lines decoded and pushed in {}-event batches (generating them not counted)",
+        "ingest: JSON lines decoded and pushed in {}-event batches, both runs in turn",
         palisade_tests::bench::BATCH
     );
     println!(
-        "{:<22} {:>10} {:>8} {:>8} {:>13} {:>14} {:>11} {:>16}",
+        "{:<12} {:>10} {:>8} {:>13} {:>8} {:>13} {:>14} {:>11} {:>16}",
         "checkpoints",
         "events",
         "CPU s",
+        "of which ckpt",
         "wall s",
         "events/CPU-s",
         "longest push s",
         "checkpoints",
         "last ckpt bytes"
     );
-    off.print("off", None);
-
-    // 2. Restart from the off run's state.
-    let restart = restart(&runtime, off_db, &off_dir);
-
-    // 1b. Checkpoints every second.
-    let on_dir = root.join("every-1s");
-    let on_db = runtime.block_on(open(&on_dir, Duration::from_secs(1)));
-    let mut growth = vec![];
-    let mark = events.div_ceil(GROWTH_LINES).max(1);
-    let mut next_mark = mark;
-    let on = ingest(&on_db, events, rate, |ingested, longest| {
-        if ingested >= next_mark || ingested == events {
-            while next_mark <= ingested {
-                next_mark += mark;
-            }
-            growth.push((ingested, newest_checkpoint(&on_dir), longest));
-            true
-        } else {
-            false
-        }
-    });
-    let on_last = newest_checkpoint(&on_dir);
-    drop(on_db);
-    on.print("every 1 s", Some(on_last));
+    off.print(0.0, None);
+    on.print(checkpointer_cpu, Some(on_last));
     println!(
-        "ratio every-1-s/off (events per CPU-second): {:.3}",
-        on.rate() / off.rate()
+        "ratio every-1-s/off: {:.3} (events per CPU-second), {:.3} (events per push wall-second)",
+        on.rate() / off.rate(),
+        off.wall / on.wall.max(1e-9)
     );
-
     println!();
     println!(
         "checkpoints every 1 s, as the state grew (a push waits while a capture holds the lock)"
@@ -137,45 +140,84 @@ fn main() {
             longest.as_secs_f64()
         );
     }
+    // Its checkpoint thread ends at its next tick; the restart is timed without it.
+    drop(on.db);
+    while threads_named("checkpointer").next().is_some() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&on.dir);
 
-    restart.print();
+    // 2. Restart from the checkpoints-off database.
+    restart(&runtime, off.db, &off.dir).print();
     println!();
     println!("full scale (one hour of state at 10 k events/s): {FULL_SCALE}");
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// A database on `dir` holding the source and the five views.
-async fn open(dir: &Path, checkpoint_interval: Duration) -> Database {
-    let db = Database::open(DatabaseOptions {
-        data_dir: Some(dir.to_path_buf()),
-        checkpoint_interval,
-        ..DatabaseOptions::default()
-    })
-    .await
-    .expect("open the data directory");
-    palisade_tests::create_website_security(&db).await;
-    db
-}
-
-/// One ingest run's measurements.
+/// One ingest run: its database and what pushing into it cost.
 struct Run {
+    label: &'static str,
+    db: Database,
+    dir: PathBuf,
     events: usize,
+    /// The pushing thread's CPU seconds (and, once added, the checkpoint thread's).
     cpu: f64,
+    /// Wall seconds in pushes.
     wall: f64,
     longest_push: Duration,
 }
 
 impl Run {
+    /// A database on `dir` holding the source and the five views.
+    fn open(
+        runtime: &tokio::runtime::Runtime,
+        label: &'static str,
+        dir: PathBuf,
+        checkpoint_interval: Duration,
+    ) -> Run {
+        let db = runtime
+            .block_on(Database::open(DatabaseOptions {
+                data_dir: Some(dir.clone()),
+                checkpoint_interval,
+                ..DatabaseOptions::default()
+            }))
+            .expect("open the data directory");
+        runtime.block_on(palisade_tests::create_website_security(&db));
+        Run {
+            label,
+            db,
+            dir,
+            events: 0,
+            cpu: 0.0,
+            wall: 0.0,
+            longest_push: Duration::ZERO,
+        }
+    }
+
+    /// Decodes and pushes `lines`; returns the longest single push.
+    fn push(&mut self, lines: &[u8]) -> Duration {
+        let cpu0 = thread_cpu_seconds();
+        let start = Instant::now();
+        let pushed = push_json_lines(&self.db, SOURCE_NAME, lines);
+        self.wall += start.elapsed().as_secs_f64();
+        self.cpu += thread_cpu_seconds() - cpu0;
+        self.events += pushed.events;
+        self.longest_push = self.longest_push.max(pushed.longest_push);
+        pushed.longest_push
+    }
+
     fn rate(&self) -> f64 {
         self.events as f64 / self.cpu.max(1e-9)
     }
 
-    fn print(&self, label: &str, checkpoints: Option<(u64, u64)>) {
+    fn print(&self, checkpointer_cpu: f64, checkpoints: Option<(u64, u64)>) {
         let (count, bytes) = checkpoints.map_or(("-".into(), "-".into()), |(c, b)| {
             (c.to_string(), b.to_string())
         });
         println!(
-            "{label:<22} {:>10} {:>8.2} {:>8.2} {:>13.0} {:>14.3} {count:>11} {bytes:>16}",
+            "{:<12} {:>10} {:>8.2} {checkpointer_cpu:>13.2} {:>8.2} {:>13.0} {:>14.3} \
+             {count:>11} {bytes:>16}",
+            self.label,
             self.events,
             self.cpu,
             self.wall,
@@ -185,45 +227,26 @@ impl Run {
     }
 }
 
-/// Pushes `events` events, generated in chunks, into `db`. After each chunk `progress` gets
-/// the events pushed so far and the longest push since it last returned true.
-fn ingest(
-    db: &Database,
-    events: usize,
-    rate: u64,
-    mut progress: impl FnMut(usize, Duration) -> bool,
-) -> Run {
-    let mut generator = JsonEvents::new(events, rate);
-    let mut lines = Vec::new();
-    let mut run = Run {
-        events: 0,
-        cpu: 0.0,
-        wall: 0.0,
-        longest_push: Duration::ZERO,
-    };
-    let mut generating = 0.0;
-    let mut longest_since = Duration::ZERO;
-    let cpu0 = process_cpu_seconds();
-    loop {
-        let t = thread_cpu_seconds();
-        generator.next_lines(CHUNK, &mut lines);
-        generating += thread_cpu_seconds() - t;
-        if lines.is_empty() {
-            break;
-        }
-        let start = Instant::now();
-        let pushed = push_json_lines(db, SOURCE_NAME, &lines);
-        run.wall += start.elapsed().as_secs_f64();
-        run.events += pushed.events;
-        run.longest_push = run.longest_push.max(pushed.longest_push);
-        longest_since = longest_since.max(pushed.longest_push);
-        if progress(run.events, longest_since) {
-            longest_since = Duration::ZERO;
-        }
-    }
-    run.cpu = process_cpu_seconds() - cpu0 - generating;
-    assert_eq!(run.events, events, "every event ingested");
-    run
+/// This process's threads named `name`, as their /proc/self/task directories.
+fn threads_named(name: &str) -> impl Iterator<Item = PathBuf> {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.ok())
+        .map(|t| t.path())
+        .filter(move |t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == name))
+}
+
+/// CPU seconds of this process's threads named `name`, from their schedstat (nanoseconds on
+/// a CPU).
+fn thread_cpu_named(name: &str) -> f64 {
+    threads_named(name)
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .sum::<f64>()
+        * 1e-9
 }
 
 /// The newest checkpoint file in `dir`: (its sequence number, which counts the checkpoints
