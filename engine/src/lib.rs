@@ -26,6 +26,7 @@
 //! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
+//! - [`durable`]: opening a data directory, saving the catalog, writing checkpoints.
 //! - [`error`]: [`EngineError`], by who is at fault.
 
 pub mod accumulators;
@@ -33,6 +34,7 @@ pub mod catalog_store;
 pub mod checkpoint;
 pub mod database;
 pub mod dataflow;
+pub mod durable;
 pub mod error;
 pub mod group_keys;
 pub mod operators;
