@@ -177,8 +177,8 @@ async fn script_given_with_dash_f_is_served_exactly() {
     assert_eq!(
         simple(&client, "SHOW SOURCES").await,
         lines(&[
-            "columns name,connector,columns,rows_ingested,dead_lettered,coerced,partitions,lag,status",
-            "row web|datagen|request_timestamp, status_code, http_method, response_time, username|5000|0|0|NULL|NULL|finished",
+            "columns name,connector,columns,rows_ingested,dead_lettered,coerced,late,partitions,lag,watermark,status",
+            "row web|datagen|request_timestamp, status_code, http_method, response_time, username|5000|0|0|0|NULL|NULL|NULL|finished",
             "complete 1",
         ])
     );

@@ -17,11 +17,13 @@ use palisade_connectors::Offsets;
 use crate::dataflow::{Dataflow, StoredDeadLetter};
 use crate::error::{EngineError, Result};
 use crate::state::{StateReader, StateWriter};
+use crate::watermark::WatermarkState;
 
 const DIR: &str = "checkpoints";
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
-const FORMAT_VERSION: u64 = 1;
+/// 2 added each source's event time; version 1 files still load (no watermark state).
+const FORMAT_VERSION: u64 = 2;
 /// Checkpoints kept on disk: the newest, and one to fall back on.
 const KEEP: usize = 2;
 
@@ -38,6 +40,8 @@ pub struct SourcePosition {
     pub coerced: u64,
     /// The kept dead letters: their records are never read again, so they survive only here.
     pub dead_letters: Vec<StoredDeadLetter>,
+    /// Event time and late events, for a source with a WATERMARK.
+    pub watermark: Option<WatermarkState>,
 }
 
 /// A checkpoint as read back.
@@ -80,6 +84,10 @@ pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
                 out.i64(d.received_at.timestamp_micros());
             }
         }
+        out.bool(source.watermark.is_some());
+        if let Some(w) = &source.watermark {
+            w.state.save(&mut out);
+        }
     }
     out.len(flow.views.len());
     for (name, view) in &flow.views {
@@ -100,7 +108,7 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     let mut input = StateReader::new(bytes);
     input.tag("palisade-checkpoint")?;
     let version = input.u64()?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != 1 {
         return Err(EngineError::Storage(format!(
             "checkpoint format version {version}, this palisade reads {FORMAT_VERSION}"
         )));
@@ -146,6 +154,9 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
                     received_at,
                 });
             }
+        }
+        if version >= 2 && input.bool()? {
+            position.watermark = Some(WatermarkState::load(&mut input)?);
         }
         checkpoint.sources.insert(name, position);
     }

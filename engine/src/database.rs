@@ -20,14 +20,16 @@ use tokio::sync::watch;
 
 use crate::catalog_store::CatalogStore;
 use crate::checkpoint::CheckpointFiles;
+use crate::clock::Clock;
 use crate::dataflow::{Dataflow, LogState, Progress, SourceFlow, ViewFlow};
 use crate::durable::Restore;
 use crate::error::{EngineError, Result};
-use crate::operators::Change;
-use crate::planner::{plan_view, windowed_schema};
+use crate::operators::{Change, Time};
+use crate::planner::{ViewContext, plan_view, windowed_schema};
 use crate::schema_table::SchemaTable;
 use crate::source_runner::{BATCH_ROWS, FlushWait, SourceRunner};
 use crate::view_table::{ViewProvider, ViewTable};
+use crate::watermark::{SourceWatermark, WatermarkSpec};
 
 /// What one statement returns.
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct DatabaseOptions {
     /// How often a checkpoint is written to the data directory; zero: only when asked
     /// ([`Database::checkpoint`]).
     pub checkpoint_interval: std::time::Duration,
+    /// A test clock: it starts at `now` (or the epoch) and moves only by `ADVANCE CLOCK`,
+    /// which also closes and expires windows then; no clock thread runs.
+    pub test_clock: bool,
 }
 
 /// A source as created.
@@ -133,6 +138,7 @@ pub(crate) struct Inner {
     pub(crate) checkpointing: Mutex<()>,
     /// Objects brought back from the data directory at open.
     pub(crate) restored: usize,
+    pub(crate) clock: Clock,
 }
 
 impl Default for Database {
@@ -158,7 +164,18 @@ impl Database {
         sequence: u64,
         restored: usize,
     ) -> Self {
-        let dataflow = Arc::new(Mutex::new(Dataflow::default()));
+        let clock = if options.test_clock {
+            Clock::manual(options.now.unwrap_or_default())
+        } else {
+            Clock::default()
+        };
+        let dataflow = Arc::new(Mutex::new(Dataflow {
+            clock: clock.clone(),
+            ..Dataflow::default()
+        }));
+        if !clock.is_manual() {
+            crate::clock::start_ticker(Arc::downgrade(&dataflow));
+        }
         let query = palisade_sql::planner::new_session();
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
             tracing::error!(error = %e, "the palisade system tables are unavailable");
@@ -174,11 +191,15 @@ impl Database {
                 sequence: std::sync::atomic::AtomicU64::new(sequence),
                 checkpointing: Mutex::new(()),
                 restored,
+                clock,
             }),
         }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
+        if self.inner.clock.is_manual() {
+            return self.inner.clock.now();
+        }
         self.inner.options.now.unwrap_or_else(Utc::now)
     }
 
@@ -234,6 +255,7 @@ impl Database {
                 Statement::Flush => self.flush().await?,
                 Statement::Query(q) => self.query(*q).await?,
                 Statement::Insert(i) => self.insert(i).await?,
+                Statement::AdvanceClock(step) => self.advance_clock(step)?,
             };
             Ok(result)
         }
@@ -322,9 +344,11 @@ impl Database {
                 .map(|c| Field::new(&c.name, c.data_type.clone(), true))
                 .collect::<Vec<_>>(),
         ));
+        let mut options = stmt.options.clone();
+        let watermark = WatermarkSpec::resolve(stmt.watermark.as_ref(), &schema, &mut options)?;
         let spec = SourceSpec {
             connector: stmt.connector.clone(),
-            options: stmt.options.clone(),
+            options,
             schema: Arc::clone(&schema),
         };
         let (id, created_at, start_offsets, position) = match restore {
@@ -378,6 +402,13 @@ impl Database {
                 progress,
                 recorded: self.inner.options.record_inputs.then(Vec::new),
                 log,
+                watermark: watermark.map(|spec| {
+                    let state = position
+                        .as_ref()
+                        .and_then(|p| p.watermark.clone())
+                        .unwrap_or_default();
+                    SourceWatermark::new(spec, state, self.inner.clock.now_micros())
+                }),
             },
         );
         self.inner.query.register_table(
@@ -483,8 +514,18 @@ impl Database {
                 )?;
             }
         }
+        let watermark_columns: BTreeMap<String, String> = self
+            .dataflow()
+            .sources
+            .iter()
+            .filter_map(|(name, s)| Some((name.clone(), s.watermark.as_ref()?.spec.column.clone())))
+            .collect();
+        let context = ViewContext {
+            watermark_columns: &watermark_columns,
+            emit_on_window_close: stmt.emit_on_window_close,
+        };
         let logical = palisade_sql::planner::plan_query(&session, &query).await?;
-        let plan = plan_view(&logical, &windows, &session.state()).await?;
+        let plan = plan_view(&logical, &windows, &session.state(), &context).await?;
         let upstream = plan.upstream.0.clone();
         // Whether this view's changes are window replacements (an aggregate, or anything
         // over one) rather than appended rows.
@@ -575,8 +616,17 @@ impl Database {
                     format!("relation \"{upstream}\" does not exist"),
                 ));
             }
-            // Publishes the first rows of views that have some before any event.
+            // Publishes the first rows of views that have some before any event, and brings
+            // the view to the present: closed windows, retention.
             flow.push(&stmt.name, vec![]);
+            let time = Time {
+                watermark: flow
+                    .sources
+                    .get(&upstream)
+                    .and_then(|s| s.watermark.as_ref()?.watermark()),
+                now: flow.clock.now_micros(),
+            };
+            flow.advance(&stmt.name, time);
         }
         self.inner
             .query
@@ -801,6 +851,7 @@ fn backfill_from_source(
     else {
         return Ok(());
     };
+    let mut late = Rejudge::new(flow, &source.name);
     let mut position = 0u64;
     while position < delivered {
         let want = (delivered - position).min(BATCH_ROWS as u64) as usize;
@@ -809,9 +860,37 @@ fn backfill_from_source(
             break;
         }
         position += batch.num_rows() as u64;
-        flow.push(view, vec![Change::Insert(batch)]);
+        late.feed(flow, view, batch)?;
     }
     Ok(())
+}
+
+/// A late view's replay judges lateness again, as the source did for its other views.
+struct Rejudge(Option<SourceWatermark>);
+
+impl Rejudge {
+    fn new(flow: &Dataflow, source: &str) -> Self {
+        let now = flow.clock.now_micros();
+        Rejudge(flow.sources.get(source).and_then(|s| {
+            let w = s.watermark.as_ref()?;
+            Some(SourceWatermark::new(
+                w.spec.clone(),
+                Default::default(),
+                now,
+            ))
+        }))
+    }
+
+    fn feed(&mut self, flow: &mut Dataflow, view: &str, batch: RecordBatch) -> Result<()> {
+        let now = flow.clock.now_micros();
+        let (batch, watermark) = match &mut self.0 {
+            Some(w) => (w.split(batch, now)?, w.watermark()),
+            None => (batch, None),
+        };
+        flow.push(view, vec![Change::Insert(batch)]);
+        flow.advance(view, Time { watermark, now });
+        Ok(())
+    }
 }
 
 /// Reads a log source again from where this run started up to the offsets its views hold,
@@ -826,6 +905,7 @@ fn replay_log(flow: &mut Dataflow, view: &str, source: &SourceDef, log: &LogStat
         return Ok(());
     }
     let mut replay = Replay::open(&source.name, &source.spec, &log.start, log.offsets.clone())?;
+    let mut late = Rejudge::new(flow, &source.name);
     let mut progress_at = std::time::Instant::now();
     while !replay.done() {
         let polled = replay
@@ -835,7 +915,7 @@ fn replay_log(flow: &mut Dataflow, view: &str, source: &SourceDef, log: &LogStat
             progress_at = std::time::Instant::now();
         }
         if polled.batch.num_rows() > 0 {
-            flow.push(view, vec![Change::Insert(polled.batch)]);
+            late.feed(flow, view, polled.batch)?;
         } else if progress_at.elapsed() > REPLAY_PATIENCE {
             return Err(EngineError::Connector(
                 palisade_connectors::ConnectorError::Unavailable {

@@ -10,9 +10,11 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::error::{EngineError, Result};
-use crate::operators::{Change, Operator};
+use crate::operators::{Change, Operator, Time};
 use crate::view_table::ViewTable;
+use crate::watermark::SourceWatermark;
 
 /// How far a source's delivery has come; FLUSH waits on it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,6 +91,8 @@ pub struct SourceFlow {
     pub recorded: Option<Vec<RecordBatch>>,
     /// Offsets and bad records, for sources that read a log (Kafka).
     pub log: Option<LogState>,
+    /// Event time and late events, for sources with a WATERMARK.
+    pub watermark: Option<SourceWatermark>,
 }
 
 pub struct ViewFlow {
@@ -109,6 +113,7 @@ pub struct ViewFlow {
 pub struct Dataflow {
     pub sources: BTreeMap<String, SourceFlow>,
     pub views: BTreeMap<String, ViewFlow>,
+    pub clock: Clock,
 }
 
 impl Dataflow {
@@ -125,18 +130,89 @@ impl Dataflow {
                 flow.schema
             )));
         }
+        // Late events count as delivered (they were read) but go to no view.
         let rows = batch.num_rows() as u64;
+        let now = self.clock.now_micros();
+        let (batch, watermark) = match &mut flow.watermark {
+            Some(w) => (w.split(batch, now)?, w.watermark()),
+            None => (batch, None),
+        };
         if let Some(r) = &mut flow.recorded {
             r.push(batch.clone());
         }
         let subscribers = flow.subscribers.clone();
+        let time = Time { watermark, now };
         for view in subscribers {
-            self.push(&view, vec![Change::Insert(batch.clone())]);
+            if batch.num_rows() > 0 {
+                self.push(&view, vec![Change::Insert(batch.clone())]);
+            }
+            self.advance(&view, time);
         }
         if let Some(flow) = self.sources.get(source) {
             flow.progress.send_modify(|p| p.delivered += rows);
         }
         Ok(())
+    }
+
+    /// Lets time pass for every view: idle sources' event time follows the clock, windows
+    /// below a watermark close, windows past retention expire. Called by the clock thread
+    /// every second and by `ADVANCE CLOCK`.
+    pub fn tick(&mut self) {
+        let now = self.clock.now_micros();
+        let mut times = Vec::new();
+        for flow in self.sources.values_mut() {
+            let watermark = flow.watermark.as_mut().and_then(|w| {
+                w.idle(now);
+                w.watermark()
+            });
+            times.push((flow.subscribers.clone(), Time { watermark, now }));
+        }
+        for (views, time) in times {
+            for view in views {
+                self.advance(&view, time);
+            }
+        }
+    }
+
+    /// Advances `view` to `time`, then the views over it (to the same wall time; a view's
+    /// watermark does not pass on).
+    pub fn advance(&mut self, view: &str, time: Time) {
+        let Some(flow) = self.views.get_mut(view) else {
+            return;
+        };
+        let mut run = || -> Result<Vec<Change>> {
+            let mut changes = Vec::new();
+            for op in flow.operators.iter_mut() {
+                if !changes.is_empty() {
+                    changes = op.process(changes)?;
+                }
+                changes.extend(op.advance(time)?);
+            }
+            if changes.is_empty() {
+                return Ok(changes);
+            }
+            flow.table.apply(changes)
+        };
+        let out = match run() {
+            Ok(out) => out,
+            Err(e) => {
+                flow.failed(view, e);
+                return;
+            }
+        };
+        let subscribers = flow.subscribers.clone();
+        for sub in subscribers {
+            if !out.is_empty() {
+                self.push(&sub, out.clone());
+            }
+            self.advance(
+                &sub,
+                Time {
+                    watermark: None,
+                    now: time.now,
+                },
+            );
+        }
     }
 
     /// Runs `changes` through `view` and on to the views over it. A failure is recorded on
@@ -157,11 +233,16 @@ impl Dataflow {
                     self.push(&sub, out.clone());
                 }
             }
-            Err(e) => {
-                tracing::warn!(view, error = %e, "a batch failed in a materialized view");
-                flow.errors += 1;
-                flow.last_error = Some(e.to_string());
-            }
+            Err(e) => flow.failed(view, e),
         }
+    }
+}
+
+impl ViewFlow {
+    /// Records a failure for SHOW MATERIALIZED VIEWS; other views go on.
+    fn failed(&mut self, view: &str, e: EngineError) {
+        tracing::warn!(view, error = %e, "a batch failed in a materialized view");
+        self.errors += 1;
+        self.last_error = Some(e.to_string());
     }
 }

@@ -8,16 +8,20 @@ use hashbrown::HashMap;
 use crate::error::Result;
 use crate::state::{StateReader, StateWriter};
 
-/// Interns composite group keys: each distinct key gets the next `u32` id, once.
+/// Interns composite group keys: each distinct key gets a `u32` id, once.
 ///
 /// Keys are encoded per batch with Arrow's row format (one buffer for the whole batch, no
 /// allocation per event) and looked up by their bytes; only a key seen for the first time is
-/// copied into the map. The ids index every accumulator's state vectors.
+/// copied into the map. The ids index every accumulator's state vectors. Ids of released
+/// keys (windows that closed or expired) are handed to new keys first, so under retention
+/// the id space, and every state vector indexed by it, stops growing.
 pub struct GroupKeys {
     converter: RowConverter,
     ids: HashMap<Box<[u8]>, u32>,
-    /// Key bytes by id, to turn ids back into Arrow columns for output.
+    /// Key bytes by id, to turn ids back into Arrow columns for output; empty when free.
     keys: Vec<Box<[u8]>>,
+    /// Released ids, reused before new ones.
+    free: Vec<u32>,
 }
 
 impl GroupKeys {
@@ -28,6 +32,7 @@ impl GroupKeys {
             )?,
             ids: HashMap::new(),
             keys: Vec::new(),
+            free: Vec::new(),
         })
     }
 
@@ -56,10 +61,18 @@ impl GroupKeys {
             let id = match self.ids.get(bytes) {
                 Some(id) => *id,
                 None => {
-                    let id = self.keys.len() as u32;
                     let owned: Box<[u8]> = bytes.into();
-                    self.ids.insert(owned.clone(), id);
-                    self.keys.push(owned);
+                    let id = match self.free.pop() {
+                        Some(id) => {
+                            self.keys[id as usize] = owned.clone();
+                            id
+                        }
+                        None => {
+                            self.keys.push(owned.clone());
+                            (self.keys.len() - 1) as u32
+                        }
+                    };
+                    self.ids.insert(owned, id);
                     on_new(id, i);
                     id
                 }
@@ -69,13 +82,27 @@ impl GroupKeys {
         Ok(())
     }
 
-    /// Every key's bytes, by id, for a checkpoint.
+    /// Forgets the keys of `groups`; their ids go to the next new keys.
+    pub fn release(&mut self, groups: &[u32]) {
+        for &g in groups {
+            let Some(key) = self.keys.get_mut(g as usize) else {
+                continue;
+            };
+            if self.ids.remove(key.as_ref()).is_some() {
+                *key = Box::default();
+                self.free.push(g);
+            }
+        }
+    }
+
+    /// Every key's bytes, by id, and the free ids, for a checkpoint.
     pub fn save(&self, out: &mut StateWriter) {
         out.tag("group_keys");
         out.len(self.keys.len());
         for key in &self.keys {
             out.bytes(key);
         }
+        out.u32s(&self.free);
     }
 
     /// Replaces the keys with what [`GroupKeys::save`] wrote; ids stay the same.
@@ -83,11 +110,26 @@ impl GroupKeys {
         input.tag("group_keys")?;
         let n = input.len()?;
         self.keys = Vec::with_capacity(n);
+        for _ in 0..n {
+            self.keys.push(input.bytes()?.into());
+        }
+        self.free = input.u32s()?;
+        let mut free = vec![false; n];
+        for &g in &self.free {
+            match free.get_mut(g as usize) {
+                Some(f) => *f = true,
+                None => {
+                    return Err(crate::error::EngineError::Storage(
+                        "checkpoint state is damaged: a free group id out of range".into(),
+                    ));
+                }
+            }
+        }
         self.ids = HashMap::with_capacity(n);
-        for id in 0..n {
-            let key: Box<[u8]> = input.bytes()?.into();
-            self.ids.insert(key.clone(), id as u32);
-            self.keys.push(key);
+        for (id, key) in self.keys.iter().enumerate() {
+            if !free[id] {
+                self.ids.insert(key.clone(), id as u32);
+            }
         }
         Ok(())
     }
@@ -129,5 +171,27 @@ mod tests {
         let s = back[0].as_any().downcast_ref::<StringArray>().unwrap();
         assert!(s.is_null(0));
         assert_eq!(s.value(1), "a");
+    }
+
+    #[test]
+    fn released_ids_are_reused_and_survive_a_checkpoint() {
+        let mut k = GroupKeys::new(&[DataType::Int32]).unwrap();
+        let mut ids = vec![];
+        let col = |v: Vec<i32>| -> Vec<ArrayRef> { vec![Arc::new(Int32Array::from(v))] };
+        k.intern(&col(vec![10, 20, 30]), &mut ids, |_, _| {})
+            .unwrap();
+        k.release(&[1]);
+        let mut out = StateWriter::default();
+        k.save(&mut out);
+        let bytes = out.into_bytes();
+        let mut restored = GroupKeys::new(&[DataType::Int32]).unwrap();
+        restored.load(&mut StateReader::new(&bytes)).unwrap();
+        for keys in [&mut k, &mut restored] {
+            keys.intern(&col(vec![40, 10, 20]), &mut ids, |_, _| {})
+                .unwrap();
+            // 40 takes the released id 1; 20 was forgotten, so it is new too.
+            assert_eq!(ids, vec![1, 0, 3]);
+            assert_eq!(keys.len(), 4);
+        }
     }
 }

@@ -7,12 +7,16 @@
 //! - [`catalog_store`]: the data directory: the catalog saved after each DDL, and its lock.
 //! - [`checkpoint`]: view state and source positions captured together, written to and read
 //!   from checksummed files.
+//! - [`clock`]: the wall clock or a test clock (`ADVANCE CLOCK`), and the thread that lets
+//!   time pass for idle sources and retention.
+//! - [`watermark`]: a source's event time: late events set aside, idle sources moved on.
 //! - [`prepared`]: statements with `$n` parameters, described and run for the extended
 //!   query protocol.
 //! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
 //!   aggregate, and the per-window part above it.
 //! - [`operators`]: the pipeline stages behind the [`operators::Operator`] trait, one per
-//!   file: window assignment, filter, projection, grouped aggregate, per-window post-step.
+//!   file: window assignment, filter, temporal filter (retention), projection, grouped
+//!   aggregate (which closes and expires windows), per-window post-step.
 //! - [`accumulators`]: incremental aggregate functions behind
 //!   [`accumulators::GroupAccumulator`], one per file.
 //! - [`group_keys`]: GROUP BY keys to dense group ids.
@@ -32,6 +36,7 @@
 pub mod accumulators;
 pub mod catalog_store;
 pub mod checkpoint;
+pub mod clock;
 pub mod database;
 pub mod dataflow;
 pub mod durable;
@@ -48,6 +53,7 @@ pub mod state;
 pub mod stream_runner;
 pub mod system_tables;
 pub mod view_table;
+pub mod watermark;
 
 pub use database::{Database, DatabaseOptions, Definitions, SourceDef, StatementResult, ViewDef};
 pub use error::{EngineError, Result};

@@ -5,30 +5,36 @@
 //! above it (window functions, HAVING, ORDER BY) stays a DataFusion plan run per window by
 //! [`WindowLocal`]. A plan without aggregate is an append-only view: per-event part only.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::compute::SortOptions;
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator as BinaryOp,
+    SortExpr,
+};
 use datafusion::physical_expr::execution_props::ExecutionProps;
 use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
 use palisade_sql::PlanErrorKind;
-use palisade_sql::window::{PLACEHOLDER_PREFIX, WindowCall};
+use palisade_sql::window::{PLACEHOLDER_PREFIX, WindowCall, WindowKind, interval_value_micros};
 
 use crate::accumulators::AggregateCall;
 use crate::error::{EngineError, Result};
-use crate::operators::Operator;
-use crate::operators::aggregate::{AggregateInput, GroupAggregate};
+use crate::operators::aggregate::{AggregateInput, GroupAggregate, WindowLifecycle};
 use crate::operators::filter::Filter;
 use crate::operators::post_aggregate::WindowLocal;
 use crate::operators::project::Project;
+use crate::operators::temporal_filter::{Retention, TemporalFilter};
 use crate::operators::window_assign::WindowAssign;
+use crate::operators::{Operator, in_unit};
 use crate::slot::SlotTable;
 use crate::view_table::ReadOrder;
 
@@ -48,15 +54,36 @@ pub struct StreamingPlan {
     pub whole_view: bool,
     /// True when the view aggregates (its changes are window replacements).
     pub aggregate: bool,
+    /// True when the view's windows close on its source's watermark.
+    pub closes_windows: bool,
+}
+
+/// What planning a view needs to know besides its query.
+pub struct ViewContext<'a> {
+    /// Each source's watermark column, by source name.
+    pub watermark_columns: &'a BTreeMap<String, String>,
+    /// The view was created with EMIT ON WINDOW CLOSE.
+    pub emit_on_window_close: bool,
+}
+
+/// What the per-event part of a view learned about its window and retention.
+#[derive(Default)]
+struct Chain {
+    /// The unit of the window columns and, when windows close on the source's watermark,
+    /// the window length in that unit.
+    window: Option<(TimeUnit, Option<i64>)>,
+    retention: Option<Retention>,
 }
 
 /// Builds the pipeline for `plan`. `windows` are the TUMBLE/HOP calls the sql crate replaced
-/// with placeholder tables; `relation_schema` gives a source's or view's schema.
+/// with placeholder tables.
 pub async fn plan_view(
     plan: &LogicalPlan,
     windows: &[WindowCall],
     state: &SessionState,
+    context: &ViewContext<'_>,
 ) -> Result<StreamingPlan> {
+    let uses_of_now = count_now(plan)?;
     // Walk down through the part above the aggregate.
     let mut upper = Vec::new();
     let mut node = plan;
@@ -73,10 +100,95 @@ pub async fn plan_view(
         upper.push(node);
         node = single_input(node)?;
     }
-    match node {
-        LogicalPlan::Aggregate(agg) => plan_aggregate(plan, &upper, agg, windows, state).await,
-        _ => plan_append_only(plan, &upper, windows),
+    let (streaming, chain) = match node {
+        LogicalPlan::Aggregate(agg) => {
+            plan_aggregate(plan, &upper, agg, windows, state, context).await?
+        }
+        _ => plan_append_only(plan, &upper, windows)?,
+    };
+    if uses_of_now > usize::from(chain.retention.is_some()) {
+        return Err(EngineError::unsupported(
+            "NOW() in a materialized view, except as a temporal filter in WHERE: \
+             window_start > NOW() - INTERVAL '...'",
+        ));
     }
+    if context.emit_on_window_close && !streaming.closes_windows {
+        return Err(EngineError::unsupported(
+            "EMIT ON WINDOW CLOSE here: it needs a view grouped by window_start over TUMBLE or \
+             HOP of a source whose WATERMARK is on the window's time column",
+        ));
+    }
+    Ok(streaming)
+}
+
+fn is_now(e: &Expr) -> bool {
+    matches!(e, Expr::ScalarFunction(f) if f.func.name() == "now")
+}
+
+fn count_now(plan: &LogicalPlan) -> Result<usize> {
+    let mut n = 0;
+    plan.apply(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                if is_now(e) {
+                    n += 1;
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(n)
+}
+
+fn strip_casts(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast(c) => strip_casts(&c.expr),
+        Expr::TryCast(c) => strip_casts(&c.expr),
+        Expr::Alias(a) => strip_casts(&a.expr),
+        other => other,
+    }
+}
+
+/// `window_start > NOW() - INTERVAL 'b'` (or `>=`, or mirrored) as a retention bound.
+fn temporal_filter(e: &Expr) -> Result<Option<Retention>> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return Ok(None);
+    };
+    let (column, op, bound) = match op {
+        BinaryOp::Gt | BinaryOp::GtEq => (left, *op, right),
+        BinaryOp::Lt => (right, BinaryOp::Gt, left),
+        BinaryOp::LtEq => (right, BinaryOp::GtEq, left),
+        _ => return Ok(None),
+    };
+    if !is_window_start(strip_casts(column)) {
+        return Ok(None);
+    }
+    let Expr::BinaryExpr(BinaryExpr {
+        left: now,
+        op: BinaryOp::Minus,
+        right: interval,
+    }) = strip_casts(bound)
+    else {
+        return Ok(None);
+    };
+    if !is_now(strip_casts(now)) {
+        return Ok(None);
+    }
+    let Expr::Literal(value, _) = strip_casts(interval) else {
+        return Err(EngineError::unsupported(
+            "a temporal filter whose interval is not a constant",
+        ));
+    };
+    let bound_micros = interval_value_micros(value).map_err(|why| {
+        EngineError::plan(
+            PlanErrorKind::InvalidParameter,
+            format!("temporal filter interval {value}: {why}"),
+        )
+    })?;
+    Ok(Some(Retention {
+        bound_micros,
+        inclusive: op == BinaryOp::GtEq,
+    }))
 }
 
 fn single_input(node: &LogicalPlan) -> Result<&LogicalPlan> {
@@ -129,7 +241,9 @@ fn plan_chain(
     chain: &[&LogicalPlan],
     scan: &LogicalPlan,
     windows: &[WindowCall],
-) -> Result<(Upstream, Vec<Box<dyn Operator>>)> {
+    watermark_columns: &BTreeMap<String, String>,
+) -> Result<(Upstream, Vec<Box<dyn Operator>>, Chain)> {
+    let mut found = Chain::default();
     let LogicalPlan::TableScan(scan) = scan else {
         return Err(unsupported_node(scan));
     };
@@ -144,6 +258,15 @@ fn plan_chain(
             .index_of(&call.time_column)
             .map_err(|_| missing_time_column(call))?;
         let time_type = full.field(time_index).data_type().clone();
+        if let DataType::Timestamp(unit, _) = &time_type {
+            let closes = watermark_columns.get(&call.relation) == Some(&call.time_column);
+            let size_micros = match call.kind {
+                WindowKind::Tumble { size_micros } | WindowKind::Hop { size_micros, .. } => {
+                    size_micros
+                }
+            };
+            found.window = Some((*unit, closes.then(|| in_unit(size_micros, unit))));
+        }
         ops.push(Box::new(WindowAssign::new(
             call.kind.clone(),
             time_index,
@@ -182,16 +305,42 @@ fn plan_chain(
                 ops.push(Box::new(Project::new(exprs, arrow_schema(&p.schema))));
             }
             LogicalPlan::Filter(f) => {
-                ops.push(Box::new(Filter::new(physical(
-                    &f.predicate,
-                    f.input.schema(),
-                )?)));
+                let mut rest = Vec::new();
+                for conjunct in split_conjunction(&f.predicate) {
+                    match temporal_filter(conjunct)? {
+                        Some(retention) if found.retention.is_none() => {
+                            let schema = f.input.schema();
+                            let index = schema.index_of_column_by_name(None, WINDOW_START);
+                            let unit = index.map(|i| schema.field(i).data_type());
+                            let (Some(index), Some(DataType::Timestamp(unit, _))) = (index, unit)
+                            else {
+                                return Err(EngineError::unsupported(
+                                    "a temporal filter on a window_start that is not a TIMESTAMP",
+                                ));
+                            };
+                            ops.push(Box::new(TemporalFilter::new(index, retention, *unit)));
+                            found.retention = Some(retention);
+                        }
+                        Some(_) => {
+                            return Err(EngineError::unsupported(
+                                "more than one temporal filter in a materialized view",
+                            ));
+                        }
+                        None => rest.push(conjunct.clone()),
+                    }
+                }
+                if let Some(predicate) = conjunction(rest) {
+                    ops.push(Box::new(Filter::new(physical(
+                        &predicate,
+                        f.input.schema(),
+                    )?)));
+                }
             }
             LogicalPlan::SubqueryAlias(_) | LogicalPlan::Sort(_) => {}
             other => return Err(unsupported_node(other)),
         }
     }
-    Ok((upstream, ops))
+    Ok((upstream, ops, found))
 }
 
 /// Collects the nodes between `from` (exclusive) and the scan, top down.
@@ -214,7 +363,7 @@ fn plan_append_only(
     plan: &LogicalPlan,
     upper: &[&LogicalPlan],
     windows: &[WindowCall],
-) -> Result<StreamingPlan> {
+) -> Result<(StreamingPlan, Chain)> {
     let scan = match upper.last() {
         Some(last) => single_input(last)?,
         None => plan,
@@ -224,7 +373,12 @@ fn plan_append_only(
             "window functions over events that are not aggregated",
         ));
     }
-    let (upstream, operators) = plan_chain(upper, scan, windows)?;
+    let (upstream, operators, chain) = plan_chain(upper, scan, windows, &BTreeMap::new())?;
+    if chain.retention.is_some() {
+        return Err(EngineError::unsupported(
+            "a temporal filter in a view without GROUP BY window_start",
+        ));
+    }
     let schema = arrow_schema(plan.schema());
     let order = match find_sort(upper)? {
         None => ReadOrder::Any,
@@ -234,14 +388,18 @@ fn plan_append_only(
             )
         })?),
     };
-    Ok(StreamingPlan {
-        upstream,
-        operators,
-        schema,
-        order,
-        whole_view: false,
-        aggregate: false,
-    })
+    Ok((
+        StreamingPlan {
+            upstream,
+            operators,
+            schema,
+            order,
+            whole_view: false,
+            aggregate: false,
+            closes_windows: false,
+        },
+        chain,
+    ))
 }
 
 /// The topmost Sort above which only projections and aliases sit.
@@ -321,9 +479,11 @@ async fn plan_aggregate(
     agg: &datafusion::logical_expr::Aggregate,
     windows: &[WindowCall],
     state: &SessionState,
-) -> Result<StreamingPlan> {
+    context: &ViewContext<'_>,
+) -> Result<(StreamingPlan, Chain)> {
     let (chain, scan) = chain_to_scan(&agg.input)?;
-    let (upstream, mut operators) = plan_chain(&chain, scan, windows)?;
+    let (upstream, mut operators, found) =
+        plan_chain(&chain, scan, windows, context.watermark_columns)?;
     let input = agg.input.schema();
 
     if agg
@@ -445,12 +605,43 @@ async fn plan_aggregate(
         },
     };
 
+    if found.retention.is_some() && window_key.is_none() {
+        return Err(EngineError::unsupported(
+            "a temporal filter in a view whose rows are not kept by window_start (group by \
+             window_start, with window functions partitioned by it and ORDER BY window_start \
+             first, if any)",
+        ));
+    }
+    // Windows keyed by a window_start of another unit than the window call's (a view that
+    // re-derives window_start) neither close nor expire.
+    let lifecycle = match (window_key, found.window) {
+        (Some(k), Some((unit, close_after))) if matches!(&group_types[k], DataType::Timestamp(u, _) if *u == unit) => {
+            Some(WindowLifecycle {
+                unit,
+                close_after,
+                retention: found.retention,
+                emit_on_close: context.emit_on_window_close,
+            })
+        }
+        (Some(k), None) if found.retention.is_some() => match &group_types[k] {
+            DataType::Timestamp(unit, _) => Some(WindowLifecycle {
+                unit: *unit,
+                close_after: None,
+                retention: found.retention,
+                emit_on_close: false,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let closes_windows = lifecycle.as_ref().is_some_and(|l| l.close_after.is_some());
     let agg_schema = arrow_schema(&agg.schema);
     operators.push(Box::new(GroupAggregate::new(
         group_exprs,
         group_types,
         inputs,
         window_key,
+        lifecycle,
         Arc::clone(&agg_schema),
     )?));
 
@@ -496,14 +687,18 @@ async fn plan_aggregate(
         slot,
         state.task_ctx(),
     )));
-    Ok(StreamingPlan {
-        upstream,
-        operators,
-        schema,
-        order,
-        whole_view: window_key.is_none(),
-        aggregate: true,
-    })
+    Ok((
+        StreamingPlan {
+            upstream,
+            operators,
+            schema,
+            order,
+            whole_view: window_key.is_none(),
+            aggregate: true,
+            closes_windows,
+        },
+        found,
+    ))
 }
 
 fn missing_time_column(call: &WindowCall) -> EngineError {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -18,6 +20,7 @@ impl Database {
         let (mut names, mut connectors, mut columns, mut rows) = (vec![], vec![], vec![], vec![]);
         let (mut dead, mut coerced, mut partitions, mut lag, mut status) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let (mut late, mut watermarks) = (vec![], vec![]);
         for name in catalog
             .order
             .iter()
@@ -41,6 +44,9 @@ impl Database {
             let log = source.and_then(|s| s.log.as_ref());
             dead.push(log.map_or(0, |l| l.dead_lettered as i64));
             coerced.push(log.map_or(0, |l| l.coerced as i64));
+            let watermark = source.and_then(|s| s.watermark.as_ref());
+            late.push(watermark.map_or(0, |w| w.state.late as i64));
+            watermarks.push(watermark.and_then(|w| w.watermark()));
             partitions.push(log.map(|l| l.offsets.len() as i32));
             // Unknown (NULL) until every partition's high watermark has been reported.
             lag.push(log.and_then(|l| {
@@ -73,8 +79,13 @@ impl Database {
             ("rows_ingested", Arc::new(Int64Array::from(rows))),
             ("dead_lettered", Arc::new(Int64Array::from(dead))),
             ("coerced", Arc::new(Int64Array::from(coerced))),
+            ("late", Arc::new(Int64Array::from(late))),
             ("partitions", Arc::new(Int32Array::from(partitions))),
             ("lag", Arc::new(Int64Array::from(lag))),
+            (
+                "watermark",
+                Arc::new(TimestampMicrosecondArray::from(watermarks)),
+            ),
             ("status", strings(status)),
         ])
     }
@@ -85,7 +96,7 @@ impl Database {
         let flow = self.dataflow();
         let (mut names, mut upstreams, mut rows, mut errors, mut last, mut defs) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
-        let mut updates = vec![];
+        let (mut updates, mut open) = (vec![], vec![]);
         for name in catalog
             .order
             .iter()
@@ -108,6 +119,12 @@ impl Database {
             );
             upstreams.push(def.upstream.clone());
             rows.push(v.table.row_count() as i64);
+            open.push(
+                v.operators
+                    .iter()
+                    .find_map(|op| op.open_windows())
+                    .map(|n| n as i64),
+            );
             errors.push(v.errors as i64);
             last.push(v.last_error.clone());
             defs.push(def.sql.clone());
@@ -117,6 +134,7 @@ impl Database {
             ("upstream", strings(upstreams)),
             ("rows", Arc::new(Int64Array::from(rows))),
             ("updates", strings(updates)),
+            ("open_windows", Arc::new(Int64Array::from(open))),
             ("failed_batches", Arc::new(Int64Array::from(errors))),
             ("last_error", Arc::new(StringArray::from(last))),
             ("definition", strings(defs)),

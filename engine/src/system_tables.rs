@@ -2,7 +2,9 @@
 //!
 //! - `palisade.dead_letters`: records a source could not decode (newest
 //!   [`DEAD_LETTERS_KEPT`](crate::dataflow::DEAD_LETTERS_KEPT) per source);
-//! - `palisade.source_partitions`: each log source partition's offset, high watermark and lag.
+//! - `palisade.source_partitions`: each log source partition's offset, high watermark and lag;
+//! - `palisade.late_events`: events below their source's watermark (newest
+//!   [`LATE_EVENTS_KEPT`](crate::watermark::LATE_EVENTS_KEPT) per source).
 //!
 //! Each scan copies the current state under the dataflow lock, so a query sees one moment.
 
@@ -30,6 +32,7 @@ pub const SCHEMA: &str = "palisade";
 enum Kind {
     DeadLetters,
     SourcePartitions,
+    LateEvents,
 }
 
 /// One system table: its rows are computed from the dataflow at scan time.
@@ -54,6 +57,7 @@ pub fn register(ctx: &SessionContext, dataflow: &Arc<Mutex<Dataflow>>) -> Result
     for (name, kind) in [
         ("dead_letters", Kind::DeadLetters),
         ("source_partitions", Kind::SourcePartitions),
+        ("late_events", Kind::LateEvents),
     ] {
         let table = SystemTable {
             kind,
@@ -67,6 +71,7 @@ pub fn register(ctx: &SessionContext, dataflow: &Arc<Mutex<Dataflow>>) -> Result
 
 fn schema(kind: Kind) -> SchemaRef {
     let text = |n: &str| Field::new(n, DataType::Utf8, false);
+    let time = |n: &str| Field::new(n, DataType::Timestamp(TimeUnit::Microsecond, None), false);
     let fields = match kind {
         Kind::DeadLetters => vec![
             text("source"),
@@ -87,6 +92,18 @@ fn schema(kind: Kind) -> SchemaRef {
             Field::new("next_offset", DataType::Int64, false),
             Field::new("high_watermark", DataType::Int64, true),
             Field::new("lag", DataType::Int64, true),
+        ],
+        Kind::LateEvents => vec![
+            text("source"),
+            time("event_time"),
+            time("watermark"),
+            text("reason"),
+            text("event"),
+            Field::new(
+                "received_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+                false,
+            ),
         ],
     };
     Arc::new(Schema::new(fields))
@@ -158,9 +175,52 @@ impl SystemTable {
                     Arc::new(lag.finish()),
                 ]
             }
+            Kind::LateEvents => {
+                let (mut event_time, mut watermark, mut reason, mut event, mut at) = (
+                    TimestampMicrosecondBuilder::new(),
+                    TimestampMicrosecondBuilder::new(),
+                    StringBuilder::new(),
+                    StringBuilder::new(),
+                    TimestampMicrosecondBuilder::new().with_timezone("+00:00"),
+                );
+                for (name, s) in &flow.sources {
+                    let Some(w) = &s.watermark else { continue };
+                    for e in &w.state.late_events {
+                        source.append_value(name);
+                        event_time.append_value(e.event_time);
+                        watermark.append_value(e.watermark);
+                        reason.append_value(format!(
+                            "{} behind the watermark (WATERMARK FOR {} AS {} - {})",
+                            seconds(e.watermark - e.event_time),
+                            w.spec.column,
+                            w.spec.column,
+                            seconds(w.spec.delay_micros)
+                        ));
+                        event.append_value(&e.event);
+                        at.append_value(e.received_at.timestamp_micros());
+                    }
+                }
+                vec![
+                    Arc::new(source.finish()),
+                    Arc::new(event_time.finish()),
+                    Arc::new(watermark.finish()),
+                    Arc::new(reason.finish()),
+                    Arc::new(event.finish()),
+                    Arc::new(at.finish()),
+                ]
+            }
         };
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
+}
+
+/// A duration as seconds, `4s` or `0.25s`.
+fn seconds(micros: i64) -> String {
+    if micros % 1_000_000 == 0 {
+        return format!("{}s", micros / 1_000_000);
+    }
+    let text = format!("{:.6}", micros as f64 / 1e6);
+    format!("{}s", text.trim_end_matches('0'))
 }
 
 #[async_trait]

@@ -79,6 +79,11 @@ struct ServeArgs {
     /// sources resume from it. 0: only the final checkpoint at shutdown.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     checkpoint_interval: f64,
+    /// For tests only: a clock that stands at 1970-01-01 and moves only with
+    /// `ADVANCE CLOCK TO '...'` / `ADVANCE CLOCK BY INTERVAL '...'`, so idle sources, window
+    /// close and retention happen exactly when a test says. Without it the wall clock runs.
+    #[arg(long)]
+    test_clock: bool,
     /// Seconds between the per-source ingest-rate log lines; 0 turns them off.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     rate_log_interval: u64,
@@ -133,6 +138,7 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
     let db = Database::open(DatabaseOptions {
         data_dir: data_dir.clone(),
         checkpoint_interval: Duration::from_secs_f64(args.checkpoint_interval),
+        test_clock: args.test_clock,
         ..DatabaseOptions::default()
     })
     .await

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlparser::ast::{Ident, ObjectName};
+use datafusion::arrow::datatypes::DataType;
+use sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
@@ -14,10 +15,11 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::error::{PlanErrorKind, Position, Result, SqlError};
 use crate::statement::{
-    ColumnDecl, CreateMaterializedView, CreateSource, DropObject, Insert, Located, ObjectKind,
-    ShowObjects, Statement,
+    ClockStep, ColumnDecl, CreateMaterializedView, CreateSource, DropObject, Insert, Located,
+    ObjectKind, ShowObjects, Statement, WatermarkDecl,
 };
 use crate::types::arrow_type;
+use crate::window::described_interval_micros;
 
 /// Parses every statement of `sql` (separated by `;`).
 pub fn parse_statements(sql: &str) -> Result<Vec<Located>> {
@@ -106,6 +108,29 @@ fn parse_one(p: &mut Parser) -> Result<Statement> {
         }
         return Err(unsupported_here(p, 2));
     }
+    if word_is(&first, "ADVANCE") {
+        p.next_token();
+        expect_word(p, "CLOCK")?;
+        let at = p.peek_token();
+        if p.parse_keyword(Keyword::TO) {
+            let text = p.parse_literal_string()?;
+            return Ok(Statement::AdvanceClock(ClockStep::To(text)));
+        }
+        if p.parse_keyword(Keyword::BY) {
+            let at = p.peek_token();
+            let step = p.parse_expr()?;
+            let micros =
+                described_interval_micros("clock step", &step, Some(position(at.span.start)))?;
+            return Ok(Statement::AdvanceClock(ClockStep::By(micros)));
+        }
+        return Err(syntax(
+            format!(
+                "expected TO '<timestamp>' or BY INTERVAL '...', found {}",
+                at.token
+            ),
+            &at,
+        ));
+    }
     if word_is(&first, "FLUSH") {
         p.next_token();
         return Ok(Statement::Flush);
@@ -145,13 +170,21 @@ fn parse_create_source(p: &mut Parser) -> Result<Statement> {
     let name = object_name(p)?;
     p.expect_token(&Token::LParen)?;
     let mut columns = Vec::new();
+    let mut watermark: Option<WatermarkDecl> = None;
     loop {
         let at = p.peek_token();
         if word_is(&at, "WATERMARK") {
-            return Err(SqlError::unsupported(
-                "WATERMARK FOR (watermarks arrive with durable views)",
-                Some(position(at.span.start)),
-            ));
+            if watermark.is_some() {
+                return Err(SqlError::unsupported(
+                    "more than one WATERMARK in a source",
+                    Some(position(at.span.start)),
+                ));
+            }
+            watermark = Some(parse_watermark(p)?);
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+            continue;
         }
         let column = p.parse_identifier()?;
         let type_at = p.peek_token();
@@ -182,6 +215,9 @@ fn parse_create_source(p: &mut Parser) -> Result<Statement> {
         }
     }
     p.expect_token(&Token::RParen)?;
+    if let Some(w) = &watermark {
+        check_watermark_column(w, &columns)?;
+    }
     let with_at = p.peek_token();
     if !p.parse_keyword(Keyword::WITH) {
         return Err(syntax(
@@ -226,7 +262,64 @@ fn parse_create_source(p: &mut Parser) -> Result<Statement> {
         connector: connector.to_ascii_lowercase(),
         options,
         format,
+        watermark,
     }))
+}
+
+/// `WATERMARK FOR col AS col [- INTERVAL '...']`, the WATERMARK word not yet consumed.
+fn parse_watermark(p: &mut Parser) -> Result<WatermarkDecl> {
+    let at = p.next_token();
+    expect_word(p, "FOR")?;
+    let column = normalize(&p.parse_identifier()?);
+    expect_word(p, "AS")?;
+    let expr_at = p.peek_token();
+    let expr = p.parse_expr()?;
+    let is_column = |e: &Expr| matches!(e, Expr::Identifier(i) if normalize(i) == column);
+    let delay_micros = match &expr {
+        e if is_column(e) => 0,
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Minus,
+            right,
+        } if is_column(left) => {
+            described_interval_micros("watermark delay", right, Some(position(expr_at.span.start)))?
+        }
+        _ => {
+            return Err(SqlError::unsupported(
+                format!(
+                    "watermark expression {expr} (write WATERMARK FOR {column} AS {column} - INTERVAL '5 SECONDS')"
+                ),
+                Some(position(expr_at.span.start)),
+            ));
+        }
+    };
+    Ok(WatermarkDecl {
+        column,
+        delay_micros,
+        position: position(at.span.start),
+    })
+}
+
+fn check_watermark_column(w: &WatermarkDecl, columns: &[ColumnDecl]) -> Result<()> {
+    match columns.iter().find(|c| c.name == w.column) {
+        None => Err(SqlError::plan(
+            PlanErrorKind::UndefinedColumn,
+            format!(
+                "watermark column \"{}\" is not a column of the source",
+                w.column
+            ),
+            Some(w.position),
+        )),
+        Some(c) if !matches!(c.data_type, DataType::Timestamp(_, _)) => Err(SqlError::plan(
+            PlanErrorKind::DatatypeMismatch,
+            format!(
+                "watermark column \"{}\" must be a TIMESTAMP, not {}",
+                w.column, c.sql_type
+            ),
+            Some(w.position),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// `( key = value, ... )` where a key may be dotted (`properties.bootstrap.server`).
@@ -297,10 +390,20 @@ fn parse_create_view(p: &mut Parser) -> Result<Statement> {
     // Seed 003 writes `CREATE MATERIALIZED VIEW v WITH cte AS (...) SELECT ...` without AS;
     // RisingWave accepts it, so do we.
     let query = p.parse_query()?;
+    let emit_on_window_close = if word_is(&p.peek_token(), "EMIT") {
+        p.next_token();
+        for word in ["ON", "WINDOW", "CLOSE"] {
+            expect_word(p, word)?;
+        }
+        true
+    } else {
+        false
+    };
     Ok(Statement::CreateMaterializedView(CreateMaterializedView {
         name,
         if_not_exists,
         query,
+        emit_on_window_close,
     }))
 }
 
@@ -430,6 +533,68 @@ mod tests {
         assert_eq!(c.options["datagen.rows.total"], "10");
         assert_eq!(c.options["datagen.seed"], "7");
         assert_eq!(c.format, Some(("plain".into(), "json".into())));
+    }
+
+    #[test]
+    fn watermark_clause_and_its_errors() {
+        let s = one(
+            "CREATE SOURCE s (ts TIMESTAMP, ip VARCHAR, WATERMARK FOR ts AS ts - INTERVAL '5 SECONDS') \
+             WITH (connector = 'embedded')",
+        );
+        let Statement::CreateSource(c) = s else {
+            panic!()
+        };
+        let w = c.watermark.unwrap();
+        assert_eq!((w.column.as_str(), w.delay_micros), ("ts", 5_000_000));
+        assert_eq!(c.columns.len(), 2);
+        let s = one(
+            "CREATE SOURCE s (WATERMARK FOR ts AS ts, ts TIMESTAMP) WITH (connector = 'embedded')",
+        );
+        let Statement::CreateSource(c) = s else {
+            panic!()
+        };
+        assert_eq!(c.watermark.unwrap().delay_micros, 0);
+        for (sql, message) in [
+            (
+                "CREATE SOURCE s (ts TIMESTAMP, WATERMARK FOR t AS t) WITH (connector = 'x')",
+                "is not a column",
+            ),
+            (
+                "CREATE SOURCE s (ip TEXT, WATERMARK FOR ip AS ip) WITH (connector = 'x')",
+                "must be a TIMESTAMP",
+            ),
+            (
+                "CREATE SOURCE s (ts TIMESTAMP, WATERMARK FOR ts AS ts + INTERVAL '1 SECOND') WITH (connector = 'x')",
+                "watermark expression",
+            ),
+            (
+                "CREATE SOURCE s (ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 MONTH') WITH (connector = 'x')",
+                "watermark delay",
+            ),
+        ] {
+            let e = parse_statements(sql).unwrap_err();
+            assert!(e.to_string().contains(message), "{sql}: {e}");
+            assert!(e.position().is_some(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn emit_on_window_close_and_advance_clock() {
+        let s = one(
+            "CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM t GROUP BY window_start EMIT ON WINDOW CLOSE",
+        );
+        assert!(matches!(s, Statement::CreateMaterializedView(v) if v.emit_on_window_close));
+        let s = one("CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM t");
+        assert!(matches!(s, Statement::CreateMaterializedView(v) if !v.emit_on_window_close));
+        assert!(matches!(
+            one("ADVANCE CLOCK TO '2024-01-25 12:00:00'"),
+            Statement::AdvanceClock(ClockStep::To(t)) if t == "2024-01-25 12:00:00"
+        ));
+        assert!(matches!(
+            one("ADVANCE CLOCK BY INTERVAL '1 MINUTE'"),
+            Statement::AdvanceClock(ClockStep::By(60_000_000))
+        ));
+        assert!(parse_statements("ADVANCE CLOCK 5").is_err());
     }
 
     #[test]

@@ -27,6 +27,27 @@ pub enum Statement {
     Query(Box<Query>),
     /// `INSERT INTO source [(cols)] VALUES ...` into an embedded source.
     Insert(Insert),
+    /// `ADVANCE CLOCK TO '...'` / `ADVANCE CLOCK BY INTERVAL '...'`: moves a test clock.
+    AdvanceClock(ClockStep),
+}
+
+/// How far `ADVANCE CLOCK` moves the test clock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClockStep {
+    /// To this timestamp (text as written; the engine parses it as a TIMESTAMP).
+    To(String),
+    /// Forward by this many microseconds.
+    By(i64),
+}
+
+/// `WATERMARK FOR col AS col - INTERVAL '...'` in CREATE SOURCE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatermarkDecl {
+    /// The event-time column.
+    pub column: String,
+    /// How far the watermark trails the largest event time seen, in microseconds.
+    pub delay_micros: i64,
+    pub position: Position,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +69,7 @@ pub struct CreateSource {
     pub options: BTreeMap<String, String>,
     /// `FORMAT x ENCODE y`, lower-cased, when given.
     pub format: Option<(String, String)>,
+    pub watermark: Option<WatermarkDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,12 +80,14 @@ pub struct ColumnDecl {
     pub sql_type: String,
 }
 
-/// `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [AS] query`.
+/// `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [AS] query [EMIT ON WINDOW CLOSE]`.
 #[derive(Debug, Clone)]
 pub struct CreateMaterializedView {
     pub name: String,
     pub if_not_exists: bool,
     pub query: Box<Query>,
+    /// A window's rows appear once, when the watermark passes its end.
+    pub emit_on_window_close: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

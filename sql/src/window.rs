@@ -291,10 +291,15 @@ fn ident_arg(e: &Expr, what: &str, at: Option<Position>) -> Result<String> {
 
 /// Evaluates an interval literal with DataFusion, so every spelling it accepts works here.
 pub fn interval_micros(e: &Expr, at: Option<Position>) -> Result<i64> {
+    described_interval_micros("window size", e, at)
+}
+
+/// [`interval_micros`] for an interval that is not a window size (`what` names it in errors).
+pub fn described_interval_micros(what: &str, e: &Expr, at: Option<Position>) -> Result<i64> {
     let bad = |why: &str| {
         SqlError::plan(
             PlanErrorKind::InvalidParameter,
-            format!("window size {e}: {why}"),
+            format!("{what} {e}: {why}"),
             at,
         )
     };
@@ -308,13 +313,34 @@ pub fn interval_micros(e: &Expr, at: Option<Position>) -> Result<i64> {
             "expected an interval literal such as INTERVAL '1 MINUTE'",
         ));
     };
+    interval_value_micros(&value).map_err(bad)
+}
+
+/// An option's interval text (`'30 seconds'`) in microseconds; `what` names it in errors.
+pub fn interval_text_micros(what: &str, text: &str) -> Result<i64> {
+    let quoted = text.replace('\'', "''");
+    let expr = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("INTERVAL '{quoted}'"))
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| {
+            SqlError::plan(
+                PlanErrorKind::InvalidParameter,
+                format!("{what} '{text}': {e}"),
+                None,
+            )
+        })?;
+    described_interval_micros(what, &expr, None)
+}
+
+/// An interval value in microseconds; the reason when it has no fixed positive length.
+pub fn interval_value_micros(value: &ScalarValue) -> std::result::Result<i64, &'static str> {
     let micros = match value {
         ScalarValue::IntervalMonthDayNano(Some(v)) => {
             if v.months != 0 {
-                return Err(bad("months and years vary in length; use days"));
+                return Err("months and years vary in length; use days");
             }
             if v.nanoseconds % 1000 != 0 {
-                return Err(bad("the smallest unit is a microsecond"));
+                return Err("the smallest unit is a microsecond");
             }
             v.days as i64 * 86_400_000_000 + v.nanoseconds / 1000
         }
@@ -322,16 +348,12 @@ pub fn interval_micros(e: &Expr, at: Option<Position>) -> Result<i64> {
             v.days as i64 * 86_400_000_000 + v.milliseconds as i64 * 1000
         }
         ScalarValue::IntervalYearMonth(Some(_)) => {
-            return Err(bad("months and years vary in length; use days"));
+            return Err("months and years vary in length; use days");
         }
-        _ => {
-            return Err(bad(
-                "expected an interval literal such as INTERVAL '1 MINUTE'",
-            ));
-        }
+        _ => return Err("expected an interval literal such as INTERVAL '1 MINUTE'"),
     };
     if micros <= 0 {
-        return Err(bad("must be positive"));
+        return Err("must be positive");
     }
     Ok(micros)
 }

@@ -18,6 +18,7 @@ impl Default for InProcess {
         InProcess {
             db: Database::new(DatabaseOptions {
                 record_inputs: true,
+                test_clock: true,
                 ..DatabaseOptions::default()
             }),
         }

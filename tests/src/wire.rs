@@ -33,6 +33,7 @@ impl Wire {
     pub async fn start() -> Result<Wire, SltError> {
         let db = Database::new(DatabaseOptions {
             record_inputs: true,
+            test_clock: true,
             ..DatabaseOptions::default()
         });
         let listener = TcpListener::bind("127.0.0.1:0")

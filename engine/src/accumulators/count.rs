@@ -29,6 +29,14 @@ impl GroupAccumulator for Count {
         ))))
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        for &g in groups {
+            if let Some(c) = self.counts.get_mut(g as usize) {
+                *c = 0;
+            }
+        }
+    }
+
     fn save(&self, out: &mut StateWriter) -> Result<()> {
         out.tag("count");
         out.i64s(&self.counts);

@@ -35,6 +35,10 @@ impl GroupAccumulator for CountDistinct {
         ))))
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        self.values.reset(groups);
+    }
+
     fn save(&self, out: &mut StateWriter) -> Result<()> {
         self.values.save(out);
         Ok(())

@@ -50,6 +50,10 @@ impl GroupAccumulator for MinMax {
         self.values.decode(&picks)
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        self.values.reset(groups);
+    }
+
     fn save(&self, out: &mut StateWriter) -> Result<()> {
         self.values.save(out);
         Ok(())

@@ -61,6 +61,10 @@ pub trait GroupAccumulator: Send {
     /// The current result of each group in `groups`, in that order. State is unchanged.
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef>;
 
+    /// Returns `groups` to their state before any row, freeing what they held: their window
+    /// is final or expired, and the ids will be reused for new groups.
+    fn reset(&mut self, groups: &[u32]);
+
     /// Writes every group's state, for a checkpoint.
     fn save(&self, out: &mut StateWriter) -> Result<()>;
 

@@ -149,6 +149,21 @@ impl GroupAccumulator for Percentile {
         }
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        for &g in groups {
+            let g = g as usize;
+            if let Some(t) = self.totals.get_mut(g) {
+                *t = 0;
+            }
+            if let Some(m) = self.floats.get_mut(g) {
+                *m = BTreeMap::new();
+            }
+        }
+        if let Some(v) = &mut self.values {
+            v.reset(groups);
+        }
+    }
+
     fn save(&self, out: &mut StateWriter) -> Result<()> {
         out.tag("percentile");
         out.i64s(&self.totals);

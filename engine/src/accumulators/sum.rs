@@ -58,6 +58,16 @@ impl<T: ArrowPrimitiveType> Totals<T> {
         Ok(())
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        for &g in groups {
+            let g = g as usize;
+            if g < self.counts.len() {
+                self.sums[g] = T::Native::default();
+                self.counts[g] = 0;
+            }
+        }
+    }
+
     fn save(&self, tag: &str, out: &mut StateWriter) {
         out.tag(tag);
         out.bytes(self.sums.to_byte_slice());
@@ -129,6 +139,14 @@ impl GroupAccumulator for Sum {
         })
     }
 
+    fn reset(&mut self, groups: &[u32]) {
+        match self {
+            Sum::Int(t) => t.reset(groups),
+            Sum::UInt(t) => t.reset(groups),
+            Sum::Float(t) => t.reset(groups),
+        }
+    }
+
     fn save(&self, out: &mut StateWriter) -> Result<()> {
         match self {
             Sum::Int(t) => t.save("sum_int", out),
@@ -183,6 +201,10 @@ impl GroupAccumulator for Average {
                 .map(|&g| t.live(g).map(|g| t.sums[g] / t.counts[g] as f64))
                 .collect::<PrimitiveArray<Float64Type>>(),
         ))
+    }
+
+    fn reset(&mut self, groups: &[u32]) {
+        self.totals.reset(groups);
     }
 
     fn save(&self, out: &mut StateWriter) -> Result<()> {

@@ -58,6 +58,15 @@ impl ValueCounts {
         Ok(())
     }
 
+    /// Empties `groups`, releasing their values' memory.
+    pub fn reset(&mut self, groups: &[u32]) {
+        for &g in groups {
+            if let Some(m) = self.groups.get_mut(g as usize) {
+                *m = BTreeMap::new();
+            }
+        }
+    }
+
     /// Every group's values (row-encoded) and counts.
     pub fn save(&self, out: &mut StateWriter) {
         out.tag("value_counts");

@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::physical_expr::PhysicalExpr;
 
-use super::{Change, Operator, PartitionKey, WHOLE_VIEW};
+use super::temporal_filter::Retention;
+use super::{Change, Operator, PartitionKey, Time, WHOLE_VIEW, in_unit};
 use crate::accumulators::{AggregateCall, GroupAccumulator, Rows, create};
 use crate::error::{EngineError, Result};
 use crate::group_keys::GroupKeys;
@@ -24,6 +25,20 @@ pub struct AggregateInput {
     pub filter: Option<Arc<dyn PhysicalExpr>>,
 }
 
+/// When a windowed view's windows end: on the source's watermark, by retention, or never.
+#[derive(Debug, Clone)]
+pub struct WindowLifecycle {
+    /// The unit of `window_start`'s values (the partition keys).
+    pub unit: TimeUnit,
+    /// The window length in `unit`, when the view's windows close on its source's watermark
+    /// (the window's time column is the source's watermark column).
+    pub close_after: Option<i64>,
+    /// The view's temporal filter.
+    pub retention: Option<Retention>,
+    /// EMIT ON WINDOW CLOSE: a window's rows are published once, when it closes.
+    pub emit_on_close: bool,
+}
+
 /// Aggregate state per (group key, window), updated batch by batch.
 ///
 /// Each batch: the GROUP BY expressions are evaluated over the whole batch, keys are interned
@@ -33,6 +48,12 @@ pub struct AggregateInput {
 /// key has it), so the output is, for every window the batch touched, that window's complete
 /// aggregated rows; no other window is read. A group whose row count returns to zero is
 /// left out of the output, as SQL would not produce it.
+///
+/// Windows end (see [`WindowLifecycle`]): when the watermark passes a window's end, no event
+/// can reach it any more (the source sets late events aside), so its groups' accumulators
+/// (percentile and distinct values included) are reset and their ids released for reuse;
+/// its rows stay in the view. Under EMIT ON WINDOW CLOSE the rows are published only then.
+/// When retention passes a window's start, its state goes and its rows are withdrawn.
 pub struct GroupAggregate {
     group_exprs: Vec<Arc<dyn PhysicalExpr>>,
     inputs: Vec<AggregateInput>,
@@ -51,6 +72,9 @@ pub struct GroupAggregate {
     /// Whether an aggregate without GROUP BY has published its one row yet (it exists
     /// before any event, as `SELECT COUNT(*) FROM empty` has one row).
     announced: bool,
+    lifecycle: Option<WindowLifecycle>,
+    /// Windows that closed (state released) and whose rows the view still holds.
+    closed: BTreeSet<PartitionKey>,
 }
 
 impl GroupAggregate {
@@ -59,6 +83,7 @@ impl GroupAggregate {
         group_types: Vec<datafusion::arrow::datatypes::DataType>,
         inputs: Vec<AggregateInput>,
         window_key: Option<usize>,
+        lifecycle: Option<WindowLifecycle>,
         schema: SchemaRef,
     ) -> Result<Self> {
         let accumulators = inputs
@@ -87,7 +112,34 @@ impl GroupAggregate {
             schema,
             ids: Vec::new(),
             announced: false,
+            lifecycle: window_key.and(lifecycle),
+            closed: BTreeSet::new(),
         })
+    }
+
+    /// Frees the state of `window`'s groups; their ids go to new groups.
+    fn release(&mut self, window: PartitionKey) {
+        let Some(groups) = self.windows.remove(&window) else {
+            return;
+        };
+        for accumulator in &mut self.accumulators {
+            accumulator.reset(&groups);
+        }
+        if let Some(keys) = &mut self.keys {
+            keys.release(&groups);
+        }
+        for &g in &groups {
+            self.rows[g as usize] = 0;
+        }
+    }
+
+    /// Real windows (not the NULL window) whose start is at or before `last`.
+    fn windows_through(&self, last: i64) -> Vec<PartitionKey> {
+        self.windows
+            .range(..=last)
+            .map(|(w, _)| *w)
+            .filter(|w| *w != NULL_WINDOW && *w != WHOLE_VIEW)
+            .collect()
     }
 
     fn partition_of(values: &[i64], column: &ArrayRef, row: usize) -> PartitionKey {
@@ -238,6 +290,7 @@ impl Operator for GroupAggregate {
             out.i64(*window);
             out.u32s(groups);
         }
+        out.i64s(&self.closed.iter().copied().collect::<Vec<_>>());
         out.bool(self.keys.is_some());
         if let Some(keys) = &self.keys {
             keys.save(out);
@@ -258,6 +311,7 @@ impl Operator for GroupAggregate {
             let window = input.i64()?;
             self.windows.insert(window, input.u32s()?);
         }
+        self.closed = input.i64s()?.into_iter().collect();
         let has_keys = input.bool()?;
         match (&mut self.keys, has_keys) {
             (Some(keys), true) => keys.load(input)?,
@@ -293,8 +347,10 @@ impl Operator for GroupAggregate {
                 }
             }
         }
+        let emit_on_close = self.lifecycle.as_ref().is_some_and(|l| l.emit_on_close);
         touched
             .into_iter()
+            .filter(|_| !emit_on_close)
             .map(|w| {
                 Ok(Change::Replace {
                     partition: w,
@@ -303,5 +359,52 @@ impl Operator for GroupAggregate {
                 })
             })
             .collect()
+    }
+
+    fn open_windows(&self) -> Option<usize> {
+        self.window_key.map(|_| {
+            self.windows
+                .keys()
+                .filter(|w| **w != NULL_WINDOW && **w != WHOLE_VIEW)
+                .count()
+        })
+    }
+
+    fn advance(&mut self, time: Time) -> Result<Vec<Change>> {
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        if let (Some(size), Some(watermark)) = (lifecycle.close_after, time.watermark) {
+            // A window [start, start + size) is final once the watermark reaches its end.
+            let last = in_unit(watermark, &lifecycle.unit).saturating_sub(size);
+            for window in self.windows_through(last) {
+                if lifecycle.emit_on_close {
+                    out.push(Change::Replace {
+                        partition: window,
+                        old: None,
+                        new: self.window_rows(window)?,
+                    });
+                }
+                self.release(window);
+                self.closed.insert(window);
+            }
+        }
+        if let Some(retention) = lifecycle.retention {
+            let last = retention.last_expired(time.now, &lifecycle.unit);
+            let mut expired = self.windows_through(last);
+            let closed: Vec<PartitionKey> = self.closed.range(..=last).copied().collect();
+            expired.extend(closed);
+            for window in expired {
+                self.release(window);
+                self.closed.remove(&window);
+                out.push(Change::Replace {
+                    partition: window,
+                    old: None,
+                    new: None,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -8,8 +8,10 @@ pub mod aggregate;
 pub mod filter;
 pub mod post_aggregate;
 pub mod project;
+pub mod temporal_filter;
 pub mod window_assign;
 
+use datafusion::arrow::datatypes::TimeUnit;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
@@ -34,6 +36,27 @@ pub enum Change {
     },
 }
 
+/// Where time stands when a view is advanced, in microseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    /// The watermark of the source the view reads: no event below it will arrive. None
+    /// when the source declares no watermark (or the view reads another view).
+    pub watermark: Option<i64>,
+    /// The wall clock (or the test clock), for retention by `NOW()`.
+    pub now: i64,
+}
+
+/// `micros` in `unit`, rounded down, so that `v <= in_unit(m, unit)` holds exactly when
+/// `v` (in `unit`) is at or before `m` microseconds.
+pub fn in_unit(micros: i64, unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => micros.div_euclid(1_000_000),
+        TimeUnit::Millisecond => micros.div_euclid(1_000),
+        TimeUnit::Microsecond => micros,
+        TimeUnit::Nanosecond => micros.saturating_mul(1_000),
+    }
+}
+
 /// One stage of a view's pipeline. Called once per batch of changes, never per event, so the
 /// dynamic dispatch is paid per batch.
 pub trait Operator: Send {
@@ -42,6 +65,18 @@ pub trait Operator: Send {
 
     /// Consumes a batch of changes and returns what the next stage sees.
     fn process(&mut self, input: Vec<Change>) -> Result<Vec<Change>>;
+
+    /// Lets time pass and returns what follows from it for the next stage (windows that
+    /// closed or expired). Called after every batch of a source and on every clock tick.
+    fn advance(&mut self, _time: Time) -> Result<Vec<Change>> {
+        Ok(vec![])
+    }
+
+    /// How many windows hold aggregate state (not yet closed or expired), for stages that
+    /// keep state by window.
+    fn open_windows(&self) -> Option<usize> {
+        None
+    }
 
     /// Writes the state a checkpoint keeps; stages that keep none write nothing.
     fn save(&self, _out: &mut StateWriter) -> Result<()> {
