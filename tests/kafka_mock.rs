@@ -188,6 +188,45 @@ async fn kafka_source_on_the_mock_cluster_matches_the_oracle() {
         .unwrap_or_else(|e| panic!("{e}"));
     let total = query(&db, "SELECT SUM(requests) FROM late_status").await;
     assert_eq!(total, vec![vec![EVENTS.to_string()]]);
+
+    // A watermarked source over the same topic. Datagen's events are at most 2 s out of
+    // order within the stream, and each partition keeps its share in order, but the reader
+    // takes partitions in chunks far apart in event time: only a watermark kept per
+    // partition declares none of them late.
+    let ddl = kafka_ddl(TOPIC, &bootstrap)
+        .replace(
+            "CREATE SOURCE website_logs_source (",
+            "CREATE SOURCE watermarked (",
+        )
+        .replace(
+            "security_level VARCHAR\n)",
+            "security_level VARCHAR,\n    WATERMARK FOR request_timestamp AS request_timestamp - INTERVAL '2 SECONDS'\n)",
+        );
+    assert!(
+        ddl.contains("WATERMARK") && ddl.contains("watermarked"),
+        "{ddl}"
+    );
+    db.execute(&format!(
+        "{ddl};
+         CREATE MATERIALIZED VIEW watermarked_per_minute AS
+         SELECT status_code, COUNT(*) AS requests, window_start
+         FROM TUMBLE(watermarked, request_timestamp, INTERVAL '1 MINUTE')
+         GROUP BY status_code, window_start;
+         FLUSH;"
+    ))
+    .await
+    .expect("a watermarked source and a view over it");
+    let late = query(
+        &db,
+        "SELECT COUNT(*) FROM palisade.late_events WHERE source = 'watermarked'",
+    )
+    .await;
+    assert_eq!(late, vec![vec!["0".to_string()]]);
+    let total = query(&db, "SELECT SUM(requests) FROM watermarked_per_minute").await;
+    assert_eq!(total, vec![vec![EVENTS.to_string()]]);
+    palisade_tests::oracle::check_view(&db, "watermarked_per_minute")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The mock broker goes down between two halves of the events and comes back: SHOW SOURCES

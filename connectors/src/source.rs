@@ -50,6 +50,8 @@ pub trait StreamReader: Send {
 pub struct Polled {
     /// The records that decoded, in arrival order.
     pub batch: RecordBatch,
+    /// The partition each row of `batch` came from (event time is tracked per partition).
+    pub partitions: Vec<i32>,
     /// Records that could not be decoded. Their offsets are consumed all the same.
     pub dead_letters: Vec<DeadLetter>,
     /// Values taken from a JSON string into a numeric column in `batch`.

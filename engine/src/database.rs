@@ -860,7 +860,7 @@ fn backfill_from_source(
             break;
         }
         position += batch.num_rows() as u64;
-        late.feed(flow, view, batch)?;
+        late.feed(flow, view, batch, &[], &[])?;
     }
     Ok(())
 }
@@ -881,10 +881,17 @@ impl Rejudge {
         }))
     }
 
-    fn feed(&mut self, flow: &mut Dataflow, view: &str, batch: RecordBatch) -> Result<()> {
+    fn feed(
+        &mut self,
+        flow: &mut Dataflow,
+        view: &str,
+        batch: RecordBatch,
+        partitions: &[i32],
+        expected: &[i32],
+    ) -> Result<()> {
         let now = flow.clock.now_micros();
         let (batch, watermark) = match &mut self.0 {
-            Some(w) => (w.split(batch, now)?, w.watermark()),
+            Some(w) => (w.split(batch, partitions, expected, now)?, w.watermark()),
             None => (batch, None),
         };
         flow.push(view, vec![Change::Insert(batch)]);
@@ -915,7 +922,8 @@ fn replay_log(flow: &mut Dataflow, view: &str, source: &SourceDef, log: &LogStat
             progress_at = std::time::Instant::now();
         }
         if polled.batch.num_rows() > 0 {
-            late.feed(flow, view, polled.batch)?;
+            let expected: Vec<i32> = log.offsets.keys().copied().collect();
+            late.feed(flow, view, polled.batch, &polled.partitions, &expected)?;
         } else if progress_at.elapsed() > REPLAY_PATIENCE {
             return Err(EngineError::Connector(
                 palisade_connectors::ConnectorError::Unavailable {

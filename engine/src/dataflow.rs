@@ -119,6 +119,16 @@ pub struct Dataflow {
 impl Dataflow {
     /// Runs `batch` of `source` through every view that reads it.
     pub fn ingest(&mut self, source: &str, batch: RecordBatch) -> Result<()> {
+        self.ingest_partitioned(source, batch, &[])
+    }
+
+    /// [`Dataflow::ingest`] for a source with partitions: `partitions` holds each row's.
+    pub fn ingest_partitioned(
+        &mut self,
+        source: &str,
+        batch: RecordBatch,
+        partitions: &[i32],
+    ) -> Result<()> {
         let flow = self
             .sources
             .get_mut(source)
@@ -134,7 +144,10 @@ impl Dataflow {
         let rows = batch.num_rows() as u64;
         let now = self.clock.now_micros();
         let (batch, watermark) = match &mut flow.watermark {
-            Some(w) => (w.split(batch, now)?, w.watermark()),
+            Some(w) => {
+                let expected = expected_partitions(flow.log.as_ref());
+                (w.split(batch, partitions, &expected, now)?, w.watermark())
+            }
             None => (batch, None),
         };
         if let Some(r) = &mut flow.recorded {
@@ -161,8 +174,9 @@ impl Dataflow {
         let now = self.clock.now_micros();
         let mut times = Vec::new();
         for flow in self.sources.values_mut() {
+            let expected = expected_partitions(flow.log.as_ref());
             let watermark = flow.watermark.as_mut().and_then(|w| {
-                w.idle(now);
+                w.idle(&expected, now);
                 w.watermark()
             });
             times.push((flow.subscribers.clone(), Time { watermark, now }));
@@ -236,6 +250,12 @@ impl Dataflow {
             Err(e) => flow.failed(view, e),
         }
     }
+}
+
+/// The partitions a source reads (none for sources without partitions).
+pub(crate) fn expected_partitions(log: Option<&LogState>) -> Vec<i32> {
+    log.map(|l| l.offsets.keys().copied().collect())
+        .unwrap_or_default()
 }
 
 impl ViewFlow {

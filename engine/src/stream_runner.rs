@@ -117,7 +117,7 @@ impl<'a> StreamLoop<'a> {
                 let result = match self.dataflow.lock() {
                     Ok(mut flow) => {
                         let result = if polled.batch.num_rows() > 0 {
-                            flow.ingest(self.name, polled.batch)
+                            flow.ingest_partitioned(self.name, polled.batch, &polled.partitions)
                         } else {
                             Ok(())
                         };

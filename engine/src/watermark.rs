@@ -1,6 +1,6 @@
 //! A source's event time and watermark: which events are late, and when windows close.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, BooleanArray};
@@ -85,11 +85,13 @@ pub struct LateEvent {
 /// What a checkpoint keeps of a source's event time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatermarkState {
-    /// The source's event time: the largest event time seen, moved on by idle periods
-    /// (microseconds). The watermark is this minus the delay.
+    /// The source's event time (microseconds): never decreasing; the watermark is this
+    /// minus the delay.
     pub event_time: Option<i64>,
     /// The largest time of an actual event.
     pub seen: Option<i64>,
+    /// The largest event time per partition (one partition, 0, for sources without them).
+    pub partitions: BTreeMap<i32, i64>,
     /// Late events, all of them.
     pub late: u64,
     /// The newest [`LATE_EVENTS_KEPT`] late events.
@@ -98,31 +100,84 @@ pub struct WatermarkState {
 
 /// A source's watermark as events arrive.
 ///
-/// Events are judged one by one in ingest order: an event is late when its time is below
-/// the watermark left by every event before it (`largest time so far - delay`), so the
-/// verdict does not depend on how events are cut into batches; one pass per batch, and a
-/// batch without late events is passed on untouched. Late events go to the source's
-/// late-event list (and counter), never into views, which is what lets a window below the
-/// watermark be final. An event without a time is never late (its window is NULL).
+/// The source's event time is the smallest of its partitions' largest event times (a Kafka
+/// topic's partitions are read at different paces; a partition behind must not make the
+/// others' events late), never decreasing; the watermark is that minus the delay. Until
+/// every partition has sent an event or gone idle there is no watermark. Sources without
+/// partitions are one partition.
 ///
-/// When no event arrives for the idle timeout, the event time moves on with the wall clock
-/// from the last event's time (as if the source were still sending), so windows close while
-/// an attacker pauses.
+/// Events are judged one by one in ingest order: an event is late when its time is below
+/// the watermark left by the events before it, so the verdict does not depend on how events
+/// are cut into batches; one pass per batch, and a batch without late events is passed on
+/// untouched. Late events go to the late-event list (and counter), never into views, which
+/// is what lets a window below the watermark be final. An event without a time is never
+/// late (its window is NULL).
+///
+/// A partition without events for the idle timeout no longer holds the event time back;
+/// when all are idle, the event time moves on with the wall clock from the last event's
+/// time (as if the source were still sending), so windows close while an attacker pauses.
 #[derive(Debug, Clone)]
 pub struct SourceWatermark {
     pub spec: WatermarkSpec,
     pub state: WatermarkState,
-    /// Wall time of the last batch with events (microseconds); not checkpointed, so a
-    /// restart does not count downtime as idleness.
-    last_event_at: i64,
+    /// Wall time (microseconds) of each partition's last event, and of the source's start
+    /// for partitions without one. Not checkpointed: a restart does not count its downtime
+    /// as idleness.
+    last_event_at: BTreeMap<i32, i64>,
+    started_at: i64,
 }
+
+/// The partition of rows of sources without partitions.
+const ONLY_PARTITION: [i32; 1] = [0];
 
 impl SourceWatermark {
     pub fn new(spec: WatermarkSpec, state: WatermarkState, now: i64) -> Self {
         SourceWatermark {
             spec,
             state,
-            last_event_at: now,
+            last_event_at: BTreeMap::new(),
+            started_at: now,
+        }
+    }
+
+    fn idle_at(&self, partition: i32, now: i64) -> bool {
+        let last = self
+            .last_event_at
+            .get(&partition)
+            .copied()
+            .unwrap_or(self.started_at);
+        now.saturating_sub(last) >= self.spec.idle_timeout_micros
+    }
+
+    /// What the partitions allow the event time to be at `now`: the smallest largest time
+    /// of the partitions not idle; None while one of them has sent nothing; when all are
+    /// idle, the wall clock's advance since the last event. Linear in the partitions, which
+    /// are few; called per batch and when the smallest partition moves.
+    fn allowed(&self, expected: &[i32], now: i64) -> Option<i64> {
+        let mut smallest: Option<i64> = None;
+        for &p in expected {
+            if self.idle_at(p, now) {
+                continue;
+            }
+            let t = *self.state.partitions.get(&p)?;
+            smallest = Some(smallest.map_or(t, |s| s.min(t)));
+        }
+        smallest.or_else(|| {
+            let last = self
+                .last_event_at
+                .values()
+                .copied()
+                .max()
+                .unwrap_or(self.started_at);
+            Some(self.state.seen?.saturating_add(now.saturating_sub(last)))
+        })
+    }
+
+    fn raise(&mut self, to: Option<i64>) {
+        if let Some(t) = to
+            && self.state.event_time.is_none_or(|e| e < t)
+        {
+            self.state.event_time = Some(t);
         }
     }
 
@@ -143,12 +198,23 @@ impl SourceWatermark {
     }
 
     /// Judges `batch` against the watermark, advancing it; returns the events in time and
-    /// keeps the late ones. `now` is the wall clock in microseconds.
-    pub fn split(&mut self, batch: RecordBatch, now: i64) -> Result<RecordBatch> {
+    /// keeps the late ones. `partitions` gives each row's partition (empty: the source has
+    /// none), `expected` the source's partitions; `now` is the wall clock in microseconds.
+    pub fn split(
+        &mut self,
+        batch: RecordBatch,
+        partitions: &[i32],
+        expected: &[i32],
+        now: i64,
+    ) -> Result<RecordBatch> {
         if batch.num_rows() == 0 {
             return Ok(batch);
         }
-        self.last_event_at = now;
+        let expected = if partitions.is_empty() || expected.is_empty() {
+            &ONLY_PARTITION[..]
+        } else {
+            expected
+        };
         let column = batch.column(self.spec.index);
         if !matches!(column.data_type(), DataType::Timestamp(_, _)) {
             return Err(EngineError::Internal(
@@ -157,27 +223,36 @@ impl SourceWatermark {
         }
         let data = column.to_data();
         let values: &[i64] = data.buffer::<i64>(0);
-        let delay = self.spec.delay_micros;
-        let mut event_time = self.state.event_time;
-        let mut seen = self.state.seen;
         let mut late_marks: Option<Vec<bool>> = None;
         let mut watermarks = Vec::new();
+        let mut allowed = self.allowed(expected, now);
         for (i, &v) in values.iter().enumerate().take(batch.num_rows()) {
+            let partition = partitions.get(i).copied().unwrap_or(0);
+            // Even an event that is late or has no time shows its partition is alive.
+            self.last_event_at.insert(partition, now);
             if column.is_null(i) {
                 continue;
             }
             let t = self.micros(v);
-            let watermark = event_time.map(|e| e.saturating_sub(delay));
-            if watermark.is_some_and(|w| t < w) {
+            if let Some(w) = self.watermark()
+                && t < w
+            {
                 late_marks.get_or_insert_with(|| vec![false; batch.num_rows()])[i] = true;
-                watermarks.push(watermark.unwrap_or_default());
+                watermarks.push(w);
                 continue;
             }
-            event_time = Some(event_time.map_or(t, |e| e.max(t)));
-            seen = Some(seen.map_or(t, |s| s.max(t)));
+            self.state.seen = Some(self.state.seen.map_or(t, |s| s.max(t)));
+            let before = self.state.partitions.get(&partition).copied();
+            if before.is_some_and(|b| b >= t) {
+                continue;
+            }
+            self.state.partitions.insert(partition, t);
+            // Only the partition holding the event time back can move it.
+            if allowed.is_none_or(|a| before.is_none_or(|b| b <= a)) {
+                allowed = self.allowed(expected, now);
+                self.raise(allowed);
+            }
         }
-        self.state.event_time = event_time;
-        self.state.seen = seen;
         let Some(marks) = late_marks else {
             return Ok(batch);
         };
@@ -213,22 +288,16 @@ impl SourceWatermark {
         Ok(())
     }
 
-    /// Moves the event time on with the wall clock when the source has been idle for the
-    /// timeout; true when the watermark moved.
-    pub fn idle(&mut self, now: i64) -> bool {
-        let idle_for = now.saturating_sub(self.last_event_at);
-        let Some(seen) = self.state.seen else {
-            return false;
+    /// Lets idle partitions stop holding the event time back, and moves it on with the
+    /// wall clock when all are idle. `expected` as for [`SourceWatermark::split`].
+    pub fn idle(&mut self, expected: &[i32], now: i64) {
+        let expected = if expected.is_empty() {
+            &ONLY_PARTITION[..]
+        } else {
+            expected
         };
-        if idle_for < self.spec.idle_timeout_micros {
-            return false;
-        }
-        let moved = seen.saturating_add(idle_for);
-        if self.state.event_time.is_some_and(|t| t >= moved) {
-            return false;
-        }
-        self.state.event_time = Some(moved);
-        true
+        let allowed = self.allowed(expected, now);
+        self.raise(allowed);
     }
 }
 
@@ -238,6 +307,11 @@ impl WatermarkState {
         for v in [self.event_time, self.seen] {
             out.bool(v.is_some());
             out.i64(v.unwrap_or_default());
+        }
+        out.len(self.partitions.len());
+        for (p, t) in &self.partitions {
+            out.i64(i64::from(*p));
+            out.i64(*t);
         }
         out.u64(self.late);
         out.len(self.late_events.len());
@@ -258,6 +332,12 @@ impl WatermarkState {
         };
         let event_time = optional()?;
         let seen = optional()?;
+        let mut partitions = BTreeMap::new();
+        for _ in 0..input.len()? {
+            let p = i32::try_from(input.i64()?)
+                .map_err(|_| EngineError::Storage("checkpoint: a bad partition".into()))?;
+            partitions.insert(p, input.i64()?);
+        }
         let late = input.u64()?;
         let mut late_events = VecDeque::new();
         for _ in 0..input.len()? {
@@ -277,6 +357,7 @@ impl WatermarkState {
         Ok(WatermarkState {
             event_time,
             seen,
+            partitions,
             late,
             late_events,
         })
@@ -334,7 +415,7 @@ mod tests {
             Some(29),
         ];
         let mut whole = source(5);
-        let accepted = whole.split(batch(times.clone()), 0).unwrap();
+        let accepted = whole.split(batch(times.clone()), &[], &[], 0).unwrap();
         // 24 is below 30 - 5; 29 below 40 - 5; the NULL time is never late.
         assert_eq!(ids(&accepted), vec![0, 1, 3, 4, 5]);
         assert_eq!(whole.state.late, 2);
@@ -348,7 +429,7 @@ mod tests {
         let mut split = source(5);
         let mut late = 0;
         for t in times {
-            split.split(batch(vec![t]), 0).unwrap();
+            split.split(batch(vec![t]), &[], &[], 0).unwrap();
             late = split.state.late;
         }
         assert_eq!(late, 2);
@@ -358,19 +439,59 @@ mod tests {
     #[test]
     fn idle_source_follows_the_wall_clock_after_the_timeout() {
         let mut s = source(5);
-        assert!(!s.idle(1_000), "no event yet: nothing to move on from");
-        s.split(batch(vec![Some(1_000)]), 500).unwrap();
-        assert!(!s.idle(599));
-        assert!(s.idle(600));
+        s.idle(&[], 1_000);
+        assert_eq!(s.watermark(), None, "no event yet: nothing to move on from");
+        s.split(batch(vec![Some(1_000)]), &[], &[], 500).unwrap();
+        s.idle(&[], 599);
+        assert_eq!(s.watermark(), Some(1_000 - 5));
+        s.idle(&[], 600);
         assert_eq!(s.watermark(), Some(1_000 + 100 - 5));
         // an event later than the moved-on time moves it further; an earlier one is late
         // only when below the watermark.
-        let kept = s.split(batch(vec![Some(1_096), Some(1_094)]), 650).unwrap();
+        let kept = s
+            .split(batch(vec![Some(1_096), Some(1_094)]), &[], &[], 650)
+            .unwrap();
         assert_eq!(ids(&kept), vec![0]);
         let mut out = StateWriter::default();
         s.state.save(&mut out);
         let bytes = out.into_bytes();
         let back = WatermarkState::load(&mut StateReader::new(&bytes)).unwrap();
         assert_eq!(back, s.state);
+    }
+
+    #[test]
+    fn a_partition_behind_holds_the_watermark_back_until_it_goes_idle() {
+        let mut s = source(5);
+        let expected = [0, 1];
+        // Partition 0 runs ahead; partition 1 has sent nothing: no watermark, nothing late.
+        s.split(batch(vec![Some(1_000), Some(2_000)]), &[0, 0], &expected, 0)
+            .unwrap();
+        assert_eq!(s.watermark(), None);
+        // Partition 1's old events are in time: the event time is the slower partition's,
+        // which 500 moves to 500, so 20 (from either partition) is then late.
+        let kept = s
+            .split(
+                batch(vec![Some(10), Some(500), Some(20)]),
+                &[1, 1, 0],
+                &expected,
+                0,
+            )
+            .unwrap();
+        assert_eq!(ids(&kept), vec![0, 1]);
+        assert_eq!(s.watermark(), Some(495));
+        // Below the slower partition's watermark is late, whichever partition it comes from.
+        let kept = s
+            .split(batch(vec![Some(400), Some(490)]), &[0, 1], &expected, 10)
+            .unwrap();
+        assert_eq!(ids(&kept), Vec::<i32>::new());
+        assert_eq!(s.state.late, 3);
+        // Partition 1 falls silent: after the idle timeout partition 0 alone sets the pace.
+        s.split(batch(vec![Some(3_000)]), &[0], &expected, 100)
+            .unwrap();
+        assert_eq!(s.watermark(), Some(495));
+        s.idle(&expected, 109);
+        assert_eq!(s.watermark(), Some(495));
+        s.idle(&expected, 110);
+        assert_eq!(s.watermark(), Some(2_995));
     }
 }

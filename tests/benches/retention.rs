@@ -102,7 +102,10 @@ fn parent(minutes: u64, rate: u64) {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         minutes * 60 * rate
     );
-    let mut children = [Configuration::spawn(true, minutes, rate), Configuration::spawn(false, minutes, rate)];
+    let mut children = [
+        Configuration::spawn(true, minutes, rate),
+        Configuration::spawn(false, minutes, rate),
+    ];
     let half = minutes / 2;
     let every = minutes.div_ceil(12);
     println!();
@@ -123,7 +126,10 @@ fn parent(minutes: u64, rate: u64) {
             children[i].send("step");
             now[i] = children[i].read_sample();
         }
-        assert_eq!(now[0].events, now[1].events, "both ingested the same events");
+        assert_eq!(
+            now[0].events, now[1].events,
+            "both ingested the same events"
+        );
         samples.push(now);
         if minute % every == 0 || minute == half || minute == minutes {
             print_line(minute, &now);
@@ -159,7 +165,11 @@ fn parent(minutes: u64, rate: u64) {
     check_bounded(&kept, at_half[0].rows, at_end[0].rows);
     assert_eq!(kept.len(), peer_kept.len(), "the same views");
     for ((name, rows), (_, peer_rows)) in kept.iter().zip(&peer_kept) {
-        assert_eq!(rows.len(), peer_rows.len(), "{name}: retention rows vs the peer's in bound");
+        assert_eq!(
+            rows.len(),
+            peer_rows.len(),
+            "{name}: retention rows vs the peer's in bound"
+        );
         if let Some((a, b)) = rows.iter().zip(peer_rows).find(|(a, b)| a != b) {
             panic!("{name}: retention row {a} where the peer has {b}");
         }
@@ -308,18 +318,33 @@ fn child(retention: bool, minutes: u64, rate: u64) {
         ..DatabaseOptions::default()
     });
     let columns_end = "security_level VARCHAR\n)";
-    assert!(SOURCE_DDL.contains(columns_end), "the source DDL's column list");
+    assert!(
+        SOURCE_DDL.contains(columns_end),
+        "the source DDL's column list"
+    );
     let source = SOURCE_DDL.replacen(
         columns_end,
         "security_level VARCHAR,\n    WATERMARK FOR request_timestamp AS request_timestamp - \
          INTERVAL '5 SECONDS'\n)",
         1,
     );
+    let source = if std::env::var("DEBUG_TICK").is_ok() { source.replace("connector = 'embedded'", "connector = 'embedded', watermark.idle_timeout = '1 hour'") } else { source };
     let filter = format!("WHERE window_start > NOW() - INTERVAL '{RETENTION_MINUTES} MINUTES'");
-    let views = VIEWS.replace("{FILTER}", if retention { &filter } else { "" });
+    let mut views = VIEWS.replace("{FILTER}", if retention { &filter } else { "" });
+    if let Ok(sql) = std::env::var("DEBUG_SQL") { views = sql.replace("{FILTER}", if retention { &filter } else { "" }); }
+    if let Ok(pick) = std::env::var("DEBUG_VIEWS") {
+        views = views
+            .split(';')
+            .enumerate()
+            .filter(|(i, _)| pick.contains(&i.to_string()))
+            .map(|(_, v)| format!("{v};"))
+            .collect();
+    }
     runtime.block_on(async {
         db.execute(&source).await.expect("source");
-        db.execute(&views).await.expect("views");
+        if !views.trim().is_empty() {
+            db.execute(&views).await.expect("views");
+        }
     });
 
     let per_minute = 60 * rate;
@@ -329,7 +354,30 @@ fn child(retention: bool, minutes: u64, rate: u64) {
     let mut out = std::io::stdout().lock();
     let report = |out: &mut std::io::StdoutLock, events: u64, cpu: f64| {
         let (rows, open) = runtime.block_on(view_sizes(&db));
-        writeln!(out, "sample {events} {} {rows} {open} {cpu:.6}", rss_bytes()).expect("stdout");
+        writeln!(
+            out,
+            "sample {events} {} {rows} {open} {cpu:.6}",
+            rss_bytes()
+        )
+        .expect("stdout");
+        if std::env::var("DEBUG_RET").is_ok() {
+            let m = unsafe { libc::mallinfo2() };
+            let rss0 = rss_bytes();
+            if std::env::var("DEBUG_TRIM").is_ok() {
+                unsafe { libc::malloc_trim(0) };
+            }
+            let b = runtime.block_on(db.query_batches("SHOW SOURCES")).unwrap();
+            eprintln!("SRC {:?}", rendered(&b).iter().map(|r| r[3..].join(" ")).collect::<Vec<_>>());
+            eprintln!(
+                "DBG {retention} events {events} uord {:.1} hblkhd {:.1} arena {:.1} fordblks {:.1} rss {:.1} trimmed {:.1}",
+                mib(m.uordblks as u64),
+                mib(m.hblkhd as u64),
+                mib(m.arena as u64),
+                mib(m.fordblks as u64),
+                mib(rss0),
+                mib(rss_bytes())
+            );
+        }
         out.flush().expect("stdout");
     };
     report(&mut out, 0, 0.0);
@@ -349,15 +397,18 @@ fn child(retention: bool, minutes: u64, rate: u64) {
                         // and turn the next events late.
                         let mut at = 0;
                         while at < batch.num_rows() {
-                            let len = ((rate - events % rate) as usize).min(batch.num_rows() - at);
-                            let piece = batch.slice(at, len);
+                            let len = if std::env::var("DEBUG_WHOLE").is_ok() { batch.num_rows() - at } else { ((rate - events % rate) as usize).min(batch.num_rows() - at) };
+                            let mut piece = batch.slice(at, len);
+                            if std::env::var("DEBUG_COPY").is_ok() { piece = datafusion::arrow::compute::concat_batches(&piece.schema(), [&piece]).unwrap(); }
                             let ts = piece.column(0).as_primitive::<TimestampMicrosecondType>();
                             if let Some(newest) = datafusion::arrow::compute::max(ts) {
                                 clock = clock.max(newest);
                             }
                             db.push_batch(SOURCE_NAME, piece).expect("push");
                             let advance = format!("ADVANCE CLOCK TO '{}'", timestamp(clock));
+                            if std::env::var("DEBUG_TICK").is_err() || (events + len as u64) % (60*rate) == 0 {
                             runtime.block_on(db.execute(&advance)).expect("advance the clock");
+                            }
                             at += len;
                             events += len as u64;
                         }
@@ -376,9 +427,13 @@ fn child(retention: bool, minutes: u64, rate: u64) {
                 };
                 for view in runtime.block_on(db.definitions()).views {
                     let sql = format!("SELECT * FROM {} {restrict}", view.name);
-                    let batches = runtime.block_on(db.query_batches(&sql)).expect("view reads");
-                    let mut rows: Vec<String> =
-                        rendered(&batches).into_iter().map(|c| c.join("|")).collect();
+                    let batches = runtime
+                        .block_on(db.query_batches(&sql))
+                        .expect("view reads");
+                    let mut rows: Vec<String> = rendered(&batches)
+                        .into_iter()
+                        .map(|c| c.join("|"))
+                        .collect();
                     rows.sort();
                     writeln!(out, "view {}", view.name).expect("stdout");
                     for row in rows {

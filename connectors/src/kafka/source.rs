@@ -88,6 +88,15 @@ impl StreamReader for KafkaSource {
                 coerced: 0,
             },
         };
+        // Rejected records are listed in input order, so the good rows' partitions are
+        // the raw partitions with those indexes skipped.
+        let mut partitions = Vec::with_capacity(decoded.batch.num_rows());
+        let mut rejected = decoded.rejected.iter().map(|r| r.index).peekable();
+        for (index, &partition) in raw.partitions.iter().enumerate() {
+            if rejected.next_if_eq(&index).is_none() {
+                partitions.push(partition);
+            }
+        }
         let dead_letters = decoded
             .rejected
             .into_iter()
@@ -95,6 +104,7 @@ impl StreamReader for KafkaSource {
             .collect();
         Polled {
             batch: decoded.batch,
+            partitions,
             dead_letters,
             coerced: decoded.coerced,
             fault,
