@@ -53,9 +53,25 @@ pub struct Checkpoint {
     pub views: BTreeMap<String, (u64, Vec<u8>)>,
 }
 
+/// A checkpoint taken under the dataflow lock, not yet encoded: positions and operator
+/// state as bytes, each view's rows as shared batches (an O(windows) copy of pointers).
+/// Encoding the rows, usually the larger part once windows close, happens in
+/// [`Captured::encode`] after the lock is released, so ingest waits less.
+pub struct Captured {
+    head: Vec<u8>,
+    views: Vec<CapturedView>,
+}
+
+struct CapturedView {
+    name: String,
+    id: u64,
+    operators: Vec<u8>,
+    rows: crate::view_table::Partitions,
+}
+
 /// Captures every source's position and every view's state. Called with the dataflow
 /// locked, so no batch is half-applied.
-pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
+pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Captured> {
     let mut out = StateWriter::default();
     out.tag("palisade-checkpoint");
     out.u64(FORMAT_VERSION);
@@ -90,18 +106,39 @@ pub fn capture(flow: &Dataflow, sequence: u64) -> Result<Vec<u8>> {
         }
     }
     out.len(flow.views.len());
+    let mut views = Vec::with_capacity(flow.views.len());
     for (name, view) in &flow.views {
         let mut state = StateWriter::default();
         state.len(view.operators.len());
         for op in &view.operators {
             op.save(&mut state)?;
         }
-        view.table.save(&mut state)?;
-        out.bytes(name.as_bytes());
-        out.u64(view.id);
-        out.bytes(&state.into_bytes());
+        views.push(CapturedView {
+            name: name.clone(),
+            id: view.id,
+            operators: state.into_bytes(),
+            rows: view.table.partitions_shared(),
+        });
     }
-    Ok(out.into_bytes())
+    Ok(Captured {
+        head: out.into_bytes(),
+        views,
+    })
+}
+
+impl Captured {
+    /// The checkpoint file's contents (without the checksum [`CheckpointFiles::write`] adds).
+    pub fn encode(self) -> Result<Vec<u8>> {
+        let mut out = StateWriter::from_bytes(self.head);
+        for view in self.views {
+            let mut state = StateWriter::from_bytes(view.operators);
+            crate::view_table::ViewTable::save_rows(&view.rows, &mut state)?;
+            out.bytes(view.name.as_bytes());
+            out.u64(view.id);
+            out.bytes(&state.into_bytes());
+        }
+        Ok(out.into_bytes())
+    }
 }
 
 fn parse(bytes: &[u8]) -> Result<Checkpoint> {
@@ -314,7 +351,10 @@ mod tests {
         let flow = Dataflow::default();
         for sequence in 1..=3 {
             files
-                .write(sequence, &capture(&flow, sequence).unwrap())
+                .write(
+                    sequence,
+                    &capture(&flow, sequence).unwrap().encode().unwrap(),
+                )
                 .unwrap();
         }
         assert_eq!(files.sequences().unwrap(), vec![3, 2]);

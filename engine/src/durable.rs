@@ -89,10 +89,11 @@ impl Database {
             .sequence
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        let bytes = {
+        let captured = {
             let flow = self.dataflow();
             crate::checkpoint::capture(&flow, sequence)?
         };
+        let bytes = captured.encode()?;
         files.write(sequence, &bytes)?;
         Ok(Some(sequence))
     }

@@ -28,6 +28,11 @@ pub struct StateWriter {
 }
 
 impl StateWriter {
+    /// Goes on writing after `bytes`.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        StateWriter { buf: bytes }
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }

@@ -21,6 +21,9 @@ use crate::error::Result;
 use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
 use crate::state::{StateReader, StateWriter};
 
+/// A view's rows by window.
+pub type Partitions = BTreeMap<PartitionKey, Vec<RecordBatch>>;
+
 /// The order `SELECT * FROM view` returns rows in, from the view's ORDER BY.
 #[derive(Debug, Clone)]
 pub enum ReadOrder {
@@ -71,9 +74,14 @@ impl ViewTable {
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every window's rows, for a checkpoint.
-    pub fn save(&self, out: &mut StateWriter) -> Result<()> {
-        let rows = self.lock();
+    /// Every window's rows, shared (batches are reference-counted): a cheap copy to encode
+    /// with [`ViewTable::save_rows`] later, without the view's lock.
+    pub fn partitions_shared(&self) -> Partitions {
+        self.lock().clone()
+    }
+
+    /// Writes `rows` (a checkpoint's copy) as [`ViewTable::load`] reads them.
+    pub fn save_rows(rows: &Partitions, out: &mut StateWriter) -> Result<()> {
         out.tag("view_table");
         out.len(rows.len());
         for (partition, batches) in rows.iter() {
@@ -83,7 +91,7 @@ impl ViewTable {
         Ok(())
     }
 
-    /// Replaces every window's rows with what [`ViewTable::save`] wrote.
+    /// Replaces every window's rows with what [`ViewTable::save_rows`] wrote.
     pub fn load(&self, input: &mut StateReader) -> Result<()> {
         input.tag("view_table")?;
         let n = input.len()?;
