@@ -887,7 +887,7 @@ impl Rejudge {
         view: &str,
         batch: RecordBatch,
         partitions: &[i32],
-        expected: &[i32],
+        expected: &[crate::watermark::Expected],
     ) -> Result<()> {
         let now = flow.clock.now_micros();
         let (batch, watermark) = match &mut self.0 {
@@ -922,7 +922,7 @@ fn replay_log(flow: &mut Dataflow, view: &str, source: &SourceDef, log: &LogStat
             progress_at = std::time::Instant::now();
         }
         if polled.batch.num_rows() > 0 {
-            let expected: Vec<i32> = log.offsets.keys().copied().collect();
+            let expected = crate::dataflow::expected_partitions(Some(log));
             late.feed(flow, view, polled.batch, &polled.partitions, &expected)?;
         } else if progress_at.elapsed() > REPLAY_PATIENCE {
             return Err(EngineError::Connector(

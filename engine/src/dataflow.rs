@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::operators::{Change, Operator, Time};
 use crate::view_table::ViewTable;
-use crate::watermark::SourceWatermark;
+use crate::watermark::{Expected, SourceWatermark};
 
 /// How far a source's delivery has come; FLUSH waits on it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct LogState {
     pub coerced: u64,
     /// The newest [`DEAD_LETTERS_KEPT`] dead letters.
     pub dead_letters: VecDeque<StoredDeadLetter>,
+    /// Whether the broker answers: during an outage no partition counts as idle.
+    pub reachable: bool,
 }
 
 impl LogState {
@@ -62,6 +64,7 @@ impl LogState {
         LogState {
             offsets: start.clone(),
             start,
+            reachable: true,
             ..LogState::default()
         }
     }
@@ -252,10 +255,19 @@ impl Dataflow {
     }
 }
 
-/// The partitions a source reads (none for sources without partitions).
-pub(crate) fn expected_partitions(log: Option<&LogState>) -> Vec<i32> {
-    log.map(|l| l.offsets.keys().copied().collect())
-        .unwrap_or_default()
+/// The partitions a source reads (none for sources without partitions), each with whether
+/// it may count as idle: read up to its known end, on a broker that answers.
+pub(crate) fn expected_partitions(log: Option<&LogState>) -> Vec<Expected> {
+    let Some(log) = log else {
+        return vec![];
+    };
+    log.offsets
+        .iter()
+        .map(|(p, at)| {
+            let caught_up = log.high_watermarks.get(p).is_some_and(|hw| hw <= at);
+            (*p, log.reachable && caught_up)
+        })
+        .collect()
 }
 
 impl ViewFlow {

@@ -128,6 +128,7 @@ impl<'a> StreamLoop<'a> {
                         {
                             log.offsets.clone_from(reader.offsets());
                             log.high_watermarks = high_watermarks;
+                            log.reachable = matches!(self.link, Link::Up);
                             log.coerced += polled.coerced;
                             if !polled.dead_letters.is_empty() {
                                 log.keep(polled.dead_letters, Utc::now());

@@ -127,8 +127,12 @@ pub struct SourceWatermark {
     started_at: i64,
 }
 
+/// A partition a source reads, and whether it may count as idle: a partition known to have
+/// records not yet read, or on a broker that cannot be reached, is behind, not idle.
+pub type Expected = (i32, bool);
+
 /// The partition of rows of sources without partitions.
-const ONLY_PARTITION: [i32; 1] = [0];
+const ONLY_PARTITION: [Expected; 1] = [(0, true)];
 
 impl SourceWatermark {
     pub fn new(spec: WatermarkSpec, state: WatermarkState, now: i64) -> Self {
@@ -140,7 +144,10 @@ impl SourceWatermark {
         }
     }
 
-    fn idle_at(&self, partition: i32, now: i64) -> bool {
+    fn idle_at(&self, (partition, may_idle): Expected, now: i64) -> bool {
+        if !may_idle {
+            return false;
+        }
         let last = self
             .last_event_at
             .get(&partition)
@@ -153,13 +160,13 @@ impl SourceWatermark {
     /// of the partitions not idle; None while one of them has sent nothing; when all are
     /// idle, the wall clock's advance since the last event. Linear in the partitions, which
     /// are few; called per batch and when the smallest partition moves.
-    fn allowed(&self, expected: &[i32], now: i64) -> Option<i64> {
+    fn allowed(&self, expected: &[Expected], now: i64) -> Option<i64> {
         let mut smallest: Option<i64> = None;
-        for &p in expected {
-            if self.idle_at(p, now) {
+        for &e in expected {
+            if self.idle_at(e, now) {
                 continue;
             }
-            let t = *self.state.partitions.get(&p)?;
+            let t = *self.state.partitions.get(&e.0)?;
             smallest = Some(smallest.map_or(t, |s| s.min(t)));
         }
         smallest.or_else(|| {
@@ -204,7 +211,7 @@ impl SourceWatermark {
         &mut self,
         batch: RecordBatch,
         partitions: &[i32],
-        expected: &[i32],
+        expected: &[Expected],
         now: i64,
     ) -> Result<RecordBatch> {
         if batch.num_rows() == 0 {
@@ -290,7 +297,7 @@ impl SourceWatermark {
 
     /// Lets idle partitions stop holding the event time back, and moves it on with the
     /// wall clock when all are idle. `expected` as for [`SourceWatermark::split`].
-    pub fn idle(&mut self, expected: &[i32], now: i64) {
+    pub fn idle(&mut self, expected: &[Expected], now: i64) {
         let expected = if expected.is_empty() {
             &ONLY_PARTITION[..]
         } else {
@@ -460,9 +467,27 @@ mod tests {
     }
 
     #[test]
+    fn a_partition_with_records_left_to_read_is_never_idle() {
+        let mut s = source(5);
+        s.split(
+            batch(vec![Some(1_000), Some(10)]),
+            &[0, 1],
+            &[(0, true), (1, true)],
+            0,
+        )
+        .unwrap();
+        assert_eq!(s.watermark(), Some(5));
+        // Partition 1 is behind (or its broker is gone): silence is not idleness.
+        s.idle(&[(0, true), (1, false)], 1_000);
+        assert_eq!(s.watermark(), Some(5));
+        s.idle(&[(0, true), (1, true)], 1_000);
+        assert!(s.watermark() > Some(5));
+    }
+
+    #[test]
     fn a_partition_behind_holds_the_watermark_back_until_it_goes_idle() {
         let mut s = source(5);
-        let expected = [0, 1];
+        let expected = [(0, true), (1, true)];
         // Partition 0 runs ahead; partition 1 has sent nothing: no watermark, nothing late.
         s.split(batch(vec![Some(1_000), Some(2_000)]), &[0, 0], &expected, 0)
             .unwrap();
