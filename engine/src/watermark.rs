@@ -217,8 +217,18 @@ impl SourceWatermark {
         if batch.num_rows() == 0 {
             return Ok(batch);
         }
-        let expected = if partitions.is_empty() || expected.is_empty() {
+        // Rows with partitions but no list of them (not a reader's batch): the partitions
+        // they name are the ones there are.
+        let named: Vec<Expected>;
+        let expected = if partitions.is_empty() {
             &ONLY_PARTITION[..]
+        } else if expected.is_empty() {
+            let mut ids: Vec<i32> = self.state.partitions.keys().copied().collect();
+            ids.extend_from_slice(partitions);
+            ids.sort_unstable();
+            ids.dedup();
+            named = ids.into_iter().map(|p| (p, true)).collect();
+            &named
         } else {
             expected
         };

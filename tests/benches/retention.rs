@@ -12,19 +12,21 @@
 //! RSS belongs to a process, so each configuration runs in a child process of its own (this
 //! binary again, the configuration named in [`ROLE_ENV`]); the parent has them ingest one
 //! minute of event time at a time, in turn (which goes first alternates), on a test clock
-//! that follows the newest event. It prints RSS, view rows and open windows of both, their
-//! growth over the second half and events per CPU-second. No timing is asserted; what is
-//! checked: the retention views hold at most the bound's windows, their rows stop growing
-//! once the bound is reached, and at the end they equal the peer's rows in that bound.
+//! that follows the newest event. It prints RSS, live heap, view rows and open windows of
+//! both, their growth over the second half and events per CPU-second. No timing is
+//! asserted; what is checked: the retention views hold at most the bound's windows, their
+//! rows stop growing once the bound is reached, and at the end they equal the peer's rows
+//! in that bound.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use datafusion::arrow::array::{AsArray, Int64Array};
-use datafusion::arrow::datatypes::TimestampMicrosecondType;
-use palisade_engine::{Database, DatabaseOptions, StatementResult};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use palisade_engine::{Database, DatabaseOptions};
 use palisade_tests::bench::{
     BATCH, EVENT_TIME_START, JsonEvents, decode_json_lines, process_cpu_seconds,
 };
@@ -33,7 +35,7 @@ use palisade_tests::format::rendered;
 
 const ROLE_ENV: &str = "PALISADE_RETENTION_BENCH_ROLE";
 const RETENTION_MINUTES: u64 = 10;
-/// Events generated, then decoded and pushed, at a time (a minute of events may be more).
+/// Events generated, then decoded, at a time (a minute of events may be more).
 const CHUNK: u64 = 16 * BATCH as u64;
 /// window_start comes first so the parent can group dumped rows by window.
 const VIEWS: &str = "
@@ -84,6 +86,9 @@ fn main() {
 struct Sample {
     events: u64,
     rss_bytes: u64,
+    /// Bytes the allocator has handed out and not got back: unlike RSS, free memory the
+    /// allocator keeps does not count, so a leak shows here first.
+    heap_bytes: u64,
     rows: i64,
     open_windows: i64,
     cpu: f64,
@@ -102,22 +107,17 @@ fn parent(minutes: u64, rate: u64) {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         minutes * 60 * rate
     );
-    let mut children = [
-        Configuration::spawn(true, minutes, rate),
-        Configuration::spawn(false, minutes, rate),
-    ];
-    let half = minutes / 2;
-    let every = minutes.div_ceil(12);
+    let mut children =
+        [true, false].map(|retention| Configuration::spawn(retention, minutes, rate));
+    let (half, every) = (minutes / 2, minutes.div_ceil(12));
     println!();
-    println!(
-        "{:>7} {:>11} | {:>28} | {:>28}",
-        "", "", "retention", "no retention (peer)"
+    let columns = format!(
+        "{:>8} {:>8} {:>9} {:>8}",
+        "RSS MiB", "heap MiB", "view rows", "open win"
     );
-    println!(
-        "{:>7} {:>11} | {:>8} {:>10} {:>8} | {:>8} {:>10} {:>8}",
-        "minutes", "events", "RSS MiB", "view rows", "open win", "RSS MiB", "view rows", "open win"
-    );
-    let mut samples = vec![[children[0].read_sample(), children[1].read_sample()]];
+    println!("{:20}| {:<37} | no retention (peer)", "", "retention");
+    println!("{:>7} {:>11} | {columns} | {columns}", "minutes", "events");
+    let mut samples = vec![children.each_mut().map(|c| c.read_sample())];
     print_line(0, &samples[0]);
     for minute in 1..=minutes {
         let order = if minute % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -139,14 +139,18 @@ fn parent(minutes: u64, rate: u64) {
     println!();
     let (at_half, at_end) = (samples[half as usize], samples[minutes as usize]);
     let growth = |i: usize| {
+        let (a, b) = (at_half[i], at_end[i]);
+        let memory = |name: &str, a: u64, b: u64| {
+            let (pct, a, b) = (percent(a as f64, b as f64), mib(a), mib(b));
+            format!("{name} {pct:+.1}% ({a:.1} -> {b:.1} MiB)")
+        };
+        let rows = percent(a.rows as f64, b.rows as f64);
         format!(
-            "RSS {:+.1}% over the second half ({:.1} -> {:.1} MiB), view rows {:+.1}% ({} -> {})",
-            percent(at_half[i].rss_bytes as f64, at_end[i].rss_bytes as f64),
-            mib(at_half[i].rss_bytes),
-            mib(at_end[i].rss_bytes),
-            percent(at_half[i].rows as f64, at_end[i].rows as f64),
-            at_half[i].rows,
-            at_end[i].rows
+            "{} over the second half, {}, view rows {rows:+.1}% ({} -> {})",
+            memory("RSS", a.rss_bytes, b.rss_bytes),
+            memory("live heap", a.heap_bytes, b.heap_bytes),
+            a.rows,
+            b.rows
         )
     };
     println!("retention:    {}", growth(0));
@@ -157,22 +161,20 @@ fn parent(minutes: u64, rate: u64) {
         at_end[1].events as f64 / at_end[1].cpu.max(1e-9)
     );
 
-    let kept = children[0].dump_rows();
-    let peer_kept = children[1].dump_rows();
+    let [kept, peer_kept] = children.each_mut().map(|c| c.dump_rows());
     for c in children {
         c.finish();
     }
     check_bounded(&kept, at_half[0].rows, at_end[0].rows);
     assert_eq!(kept.len(), peer_kept.len(), "the same views");
     for ((name, rows), (_, peer_rows)) in kept.iter().zip(&peer_kept) {
-        assert_eq!(
+        let first = rows.iter().zip(peer_rows).find(|(a, b)| a != b);
+        assert!(
+            rows == peer_rows,
+            "{name}: {} rows with retention, {} in the peer's bound; first difference {first:?}",
             rows.len(),
-            peer_rows.len(),
-            "{name}: retention rows vs the peer's in bound"
+            peer_rows.len()
         );
-        if let Some((a, b)) = rows.iter().zip(peer_rows).find(|(a, b)| a != b) {
-            panic!("{name}: retention row {a} where the peer has {b}");
-        }
     }
     println!(
         "checked: retention views hold at most {RETENTION_MINUTES} windows, their rows stopped \
@@ -184,16 +186,12 @@ fn parent(minutes: u64, rate: u64) {
 }
 
 fn print_line(minute: u64, s: &[Sample; 2]) {
-    println!(
-        "{minute:>7} {:>11} | {:>8.1} {:>10} {:>8} | {:>8.1} {:>10} {:>8}",
-        s[0].events,
-        mib(s[0].rss_bytes),
-        s[0].rows,
-        s[0].open_windows,
-        mib(s[1].rss_bytes),
-        s[1].rows,
-        s[1].open_windows
-    );
+    let columns = |s: &Sample| {
+        let (rss, heap) = (mib(s.rss_bytes), mib(s.heap_bytes));
+        format!("{rss:>8.1} {heap:>8.1} {:>9} {:>8}", s.rows, s.open_windows)
+    };
+    let [a, b] = s.each_ref().map(columns);
+    println!("{minute:>7} {:>11} | {a} | {b}", s[0].events);
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -220,7 +218,7 @@ fn check_bounded(views: &[(String, Vec<String>)], at_half: i64, at_end: i64) {
             per_window.len() as u64 <= RETENTION_MINUTES,
             "{name}: {} windows under a {RETENTION_MINUTES}-minute retention: {:?}",
             per_window.len(),
-            per_window.keys().collect::<BTreeSet<_>>()
+            per_window.keys().collect::<Vec<_>>()
         );
         one_window += per_window.values().max().copied().unwrap_or(0);
     }
@@ -270,14 +268,20 @@ impl Configuration {
 
     fn read_sample(&mut self) -> Sample {
         let line = self.line();
-        let f: Vec<&str> = line.split(' ').collect();
-        assert!(f.len() == 6 && f[0] == "sample", "unexpected: {line}");
+        let f: Vec<f64> = match line.strip_prefix("sample ") {
+            Some(numbers) => numbers
+                .split(' ')
+                .map(|n| n.parse().expect("a number"))
+                .collect(),
+            None => panic!("unexpected: {line}"),
+        };
         Sample {
-            events: f[1].parse().expect("events"),
-            rss_bytes: f[2].parse().expect("rss"),
-            rows: f[3].parse().expect("rows"),
-            open_windows: f[4].parse().expect("open windows"),
-            cpu: f[5].parse().expect("cpu"),
+            events: f[0] as u64,
+            rss_bytes: f[1] as u64,
+            heap_bytes: f[2] as u64,
+            rows: f[3] as i64,
+            open_windows: f[4] as i64,
+            cpu: f[5],
         }
     }
 
@@ -317,34 +321,18 @@ fn child(retention: bool, minutes: u64, rate: u64) {
         now: Some(start),
         ..DatabaseOptions::default()
     });
-    let columns_end = "security_level VARCHAR\n)";
-    assert!(
-        SOURCE_DDL.contains(columns_end),
-        "the source DDL's column list"
+    let watermark =
+        ", WATERMARK FOR request_timestamp AS request_timestamp - INTERVAL '5 SECONDS')";
+    let source = SOURCE_DDL.replacen("VARCHAR\n)", &format!("VARCHAR{watermark}"), 1);
+    assert_ne!(
+        source, SOURCE_DDL,
+        "the source DDL's column list ends as expected"
     );
-    let source = SOURCE_DDL.replacen(
-        columns_end,
-        "security_level VARCHAR,\n    WATERMARK FOR request_timestamp AS request_timestamp - \
-         INTERVAL '5 SECONDS'\n)",
-        1,
-    );
-    let source = if std::env::var("DEBUG_TICK").is_ok() { source.replace("connector = 'embedded'", "connector = 'embedded', watermark.idle_timeout = '1 hour'") } else { source };
     let filter = format!("WHERE window_start > NOW() - INTERVAL '{RETENTION_MINUTES} MINUTES'");
-    let mut views = VIEWS.replace("{FILTER}", if retention { &filter } else { "" });
-    if let Ok(sql) = std::env::var("DEBUG_SQL") { views = sql.replace("{FILTER}", if retention { &filter } else { "" }); }
-    if let Ok(pick) = std::env::var("DEBUG_VIEWS") {
-        views = views
-            .split(';')
-            .enumerate()
-            .filter(|(i, _)| pick.contains(&i.to_string()))
-            .map(|(_, v)| format!("{v};"))
-            .collect();
-    }
+    let views = VIEWS.replace("{FILTER}", if retention { &filter } else { "" });
     runtime.block_on(async {
         db.execute(&source).await.expect("source");
-        if !views.trim().is_empty() {
-            db.execute(&views).await.expect("views");
-        }
+        db.execute(&views).await.expect("views");
     });
 
     let per_minute = 60 * rate;
@@ -354,30 +342,8 @@ fn child(retention: bool, minutes: u64, rate: u64) {
     let mut out = std::io::stdout().lock();
     let report = |out: &mut std::io::StdoutLock, events: u64, cpu: f64| {
         let (rows, open) = runtime.block_on(view_sizes(&db));
-        writeln!(
-            out,
-            "sample {events} {} {rows} {open} {cpu:.6}",
-            rss_bytes()
-        )
-        .expect("stdout");
-        if std::env::var("DEBUG_RET").is_ok() {
-            let m = unsafe { libc::mallinfo2() };
-            let rss0 = rss_bytes();
-            if std::env::var("DEBUG_TRIM").is_ok() {
-                unsafe { libc::malloc_trim(0) };
-            }
-            let b = runtime.block_on(db.query_batches("SHOW SOURCES")).unwrap();
-            eprintln!("SRC {:?}", rendered(&b).iter().map(|r| r[3..].join(" ")).collect::<Vec<_>>());
-            eprintln!(
-                "DBG {retention} events {events} uord {:.1} hblkhd {:.1} arena {:.1} fordblks {:.1} rss {:.1} trimmed {:.1}",
-                mib(m.uordblks as u64),
-                mib(m.hblkhd as u64),
-                mib(m.arena as u64),
-                mib(m.fordblks as u64),
-                mib(rss0),
-                mib(rss_bytes())
-            );
-        }
+        let (rss, heap) = (rss_bytes(), heap_bytes());
+        writeln!(out, "sample {events} {rss} {heap} {rows} {open} {cpu:.6}").expect("stdout");
         out.flush().expect("stdout");
     };
     report(&mut out, 0, 0.0);
@@ -391,24 +357,23 @@ fn child(retention: bool, minutes: u64, rate: u64) {
                     assert!(!lines.is_empty(), "more events than MINUTES");
                     let cpu0 = process_cpu_seconds();
                     decode_json_lines(&lines, |batch| {
-                        // One second of events per push, the clock then moved to the newest:
-                        // as the clock thread ticks each second. Longer steps would let the
+                        // One second of events per push, then the clock to the newest, as
+                        // the clock thread ticks each second. Longer steps would let the
                         // source's idle timeout (10 s) move its event time on between pushes
                         // and turn the next events late.
                         let mut at = 0;
                         while at < batch.num_rows() {
-                            let len = if std::env::var("DEBUG_WHOLE").is_ok() { batch.num_rows() - at } else { ((rate - events % rate) as usize).min(batch.num_rows() - at) };
-                            let mut piece = batch.slice(at, len);
-                            if std::env::var("DEBUG_COPY").is_ok() { piece = datafusion::arrow::compute::concat_batches(&piece.schema(), [&piece]).unwrap(); }
+                            let len = ((rate - events % rate) as usize).min(batch.num_rows() - at);
+                            let piece = batch.slice(at, len);
                             let ts = piece.column(0).as_primitive::<TimestampMicrosecondType>();
                             if let Some(newest) = datafusion::arrow::compute::max(ts) {
                                 clock = clock.max(newest);
                             }
                             db.push_batch(SOURCE_NAME, piece).expect("push");
                             let advance = format!("ADVANCE CLOCK TO '{}'", timestamp(clock));
-                            if std::env::var("DEBUG_TICK").is_err() || (events + len as u64) % (60*rate) == 0 {
-                            runtime.block_on(db.execute(&advance)).expect("advance the clock");
-                            }
+                            runtime
+                                .block_on(db.execute(&advance))
+                                .expect("advance the clock");
                             at += len;
                             events += len as u64;
                         }
@@ -418,12 +383,11 @@ fn child(retention: bool, minutes: u64, rate: u64) {
                 report(&mut out, events, cpu);
             }
             "rows" => {
+                // The retention run's views are read whole, so a window kept too long shows.
                 let bound = clock - RETENTION_MINUTES as i64 * 60_000_000;
-                // The retention run's views are read whole, so any window it kept too long shows.
-                let restrict = if retention {
-                    String::new()
-                } else {
-                    format!("WHERE window_start > TIMESTAMP '{}'", timestamp(bound))
+                let restrict = match retention {
+                    true => String::new(),
+                    false => format!("WHERE window_start > TIMESTAMP '{}'", timestamp(bound)),
                 };
                 for view in runtime.block_on(db.definitions()).views {
                     let sql = format!("SELECT * FROM {} {restrict}", view.name);
@@ -455,20 +419,22 @@ fn timestamp(micros: i64) -> String {
 
 /// Total rows and open windows over every view, from SHOW MATERIALIZED VIEWS.
 async fn view_sizes(db: &Database) -> (i64, i64) {
-    let result = db.execute("SHOW MATERIALIZED VIEWS").await.expect("show");
-    let Some(StatementResult::Rows { batches, .. }) = result.into_iter().next() else {
-        panic!("SHOW MATERIALIZED VIEWS returns rows");
-    };
-    let (mut rows, mut open) = (0, 0);
-    for batch in &batches {
-        let column = |name: &str| -> Int64Array {
-            let c = batch.column_by_name(name).expect("column");
-            c.as_primitive().clone()
+    let batches = db
+        .query_batches("SHOW MATERIALIZED VIEWS")
+        .await
+        .expect("show");
+    let sum = |name: &str| -> i64 {
+        let column = |b: &RecordBatch| {
+            b.column_by_name(name)
+                .expect("column")
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .sum::<i64>()
         };
-        rows += column("rows").iter().flatten().sum::<i64>();
-        open += column("open_windows").iter().flatten().sum::<i64>();
-    }
-    (rows, open)
+        batches.iter().map(column).sum()
+    };
+    (sum("rows"), sum("open_windows"))
 }
 
 /// This process's resident set, from /proc/self/statm (pages).
@@ -482,4 +448,17 @@ fn rss_bytes() -> u64 {
     // SAFETY: sysconf only reads a system constant.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * page as u64
+}
+
+/// Bytes in use from glibc's allocator (all arenas, plus its own mmapped blocks); 0 where
+/// that allocator is not the one.
+fn heap_bytes() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let info = unsafe { libc::mallinfo2() };
+        (info.uordblks + info.hblkhd) as u64
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    0
 }
