@@ -654,6 +654,65 @@ async fn psql_prints_exact_rows() {
     );
 }
 
+/// `--test-clock` gives the binary a clock only ADVANCE CLOCK moves, so a window closes
+/// exactly when a test says; without it ADVANCE CLOCK is refused and the next statement works.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_clock_closes_windows_on_command_and_only_with_the_flag() {
+    let server = ServerProcess::builder().start().await;
+    let client = connect(&server).await;
+    let error = client
+        .simple_query("ADVANCE CLOCK BY INTERVAL '1 MINUTE'")
+        .await
+        .expect_err("the wall clock does not move on command");
+    let message = error.as_db_error().map(|d| d.message().to_string());
+    assert!(
+        message.as_deref().is_some_and(
+            |m| m.contains("needs the test clock (start the server with --test-clock)")
+        ),
+        "{error:?}"
+    );
+    assert_eq!(simple(&client, "SELECT 1 AS one").await[1], "row 1");
+
+    let server = ServerProcess::builder().test_clock().start().await;
+    let client = connect(&server).await;
+    let setup = "ADVANCE CLOCK TO '2024-01-25 12:00:00';
+        CREATE SOURCE auth (ts TIMESTAMP, username VARCHAR,
+                            WATERMARK FOR ts AS ts - INTERVAL '5 SECONDS')
+        WITH (connector = 'embedded', watermark.idle_timeout = '1 minute');
+        CREATE MATERIALIZED VIEW attempts AS
+        SELECT username, COUNT(*) AS n, window_start
+        FROM TUMBLE(auth, ts, INTERVAL '1 MINUTE') GROUP BY username, window_start
+        EMIT ON WINDOW CLOSE;
+        INSERT INTO auth VALUES ('2024-01-25 12:00:10', 'mallory'), ('2024-01-25 12:00:20', 'mallory');";
+    client.batch_execute(setup).await.expect("setup");
+    let rows = "SELECT username, n, window_start FROM attempts";
+    assert_eq!(
+        simple(&client, rows).await,
+        lines(&["columns username,n,window_start", "complete 0"])
+    );
+    client
+        .simple_query("ADVANCE CLOCK BY INTERVAL '59 SECONDS'")
+        .await
+        .expect("advance");
+    assert_eq!(
+        simple(&client, rows).await.len(),
+        2,
+        "still open within the idle timeout"
+    );
+    client
+        .simple_query("ADVANCE CLOCK TO '2024-01-25 12:01:00'")
+        .await
+        .expect("advance");
+    assert_eq!(
+        simple(&client, rows).await,
+        lines(&[
+            "columns username,n,window_start",
+            "row mallory|2|2024-01-25 12:00:00",
+            "complete 1"
+        ])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn psql_reports_an_error_and_fails() {
     let server = ServerProcess::builder().start().await;

@@ -35,6 +35,8 @@ pub struct ServerBuilder {
     env: Vec<(String, String)>,
     /// `--data-dir`; without one the server runs `--in-memory`.
     data_dir: Option<PathBuf>,
+    /// `--test-clock`.
+    test_clock: bool,
 }
 
 impl ServerBuilder {
@@ -55,6 +57,12 @@ impl ServerBuilder {
     /// directory restores it.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the server with `--test-clock`: time moves only with `ADVANCE CLOCK`.
+    pub fn test_clock(mut self) -> Self {
+        self.test_clock = true;
         self
     }
 
@@ -94,6 +102,9 @@ impl ServerBuilder {
             Some(dir) => command.arg("--data-dir").arg(dir),
             None => command.arg("--in-memory"),
         };
+        if self.test_clock {
+            command.arg("--test-clock");
+        }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .spawn()
