@@ -1,11 +1,14 @@
 //! Durability benchmark: what checkpoints cost while events arrive, and how long a restart
 //! from one takes.
 //!
-//! `cargo bench -p palisade-tests --bench durability -- [EVENTS [RATE [restart-only]]]`
+//! `cargo bench -p palisade-tests --bench durability -- [EVENTS [RATE [restart-only] [watermark]]]`
 //! (defaults 2,000,000 events, 10,000 events per second of event time: the first 200 s of
 //! the hour below). The figure, restart with one hour of state at 10 k events/s, is
 //! `-- 36000000 10000 restart-only`: at that size a checkpoint every second cannot keep up
-//! (each one copies the whole state), so only the checkpoints-off run is made.
+//! (each one copies the whole state), so only the checkpoints-off run is made. `watermark`
+//! declares `WATERMARK FOR request_timestamp AS request_timestamp - INTERVAL '5 SECONDS'` on
+//! the source, so closed windows drop their aggregate state and the checkpoint holds
+//! mostly the views' rows.
 //!
 //! Datagen events (seed 1) as JSON lines, their event time advancing RATE events per second
 //! so the one-minute windows, and the state, grow as a stream of that rate would, are
@@ -45,6 +48,7 @@ fn main() {
     let events = numbers.next().unwrap_or(2_000_000) as usize;
     let rate = numbers.next().unwrap_or(10_000).max(1);
     let restart_only = std::env::args().any(|a| a == "restart-only");
+    let watermark = std::env::args().any(|a| a == "watermark");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,7 +66,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&root);
 
     if restart_only {
-        let mut off = Run::open(&runtime, "off", root.join("off"), Duration::ZERO);
+        let mut off = Run::open(&runtime, "off", root.join("off"), Duration::ZERO, watermark);
         let mut generator = JsonEvents::new(events, rate);
         let mut lines = Vec::new();
         loop {
@@ -85,9 +89,15 @@ fn main() {
     }
 
     // 1. Both runs, chunk by chunk.
-    let mut off = Run::open(&runtime, "off", root.join("off"), Duration::ZERO);
+    let mut off = Run::open(&runtime, "off", root.join("off"), Duration::ZERO, watermark);
     let every_second = Duration::from_secs(1);
-    let mut on = Run::open(&runtime, "every 1 s", root.join("every-1s"), every_second);
+    let mut on = Run::open(
+        &runtime,
+        "every 1 s",
+        root.join("every-1s"),
+        every_second,
+        watermark,
+    );
     let mut generator = JsonEvents::new(events, rate);
     let mut lines = Vec::new();
     let mut growth = vec![];
@@ -200,6 +210,7 @@ impl Run {
         label: &'static str,
         dir: PathBuf,
         checkpoint_interval: Duration,
+        watermark: bool,
     ) -> Run {
         let db = runtime
             .block_on(Database::open(DatabaseOptions {
@@ -208,7 +219,25 @@ impl Run {
                 ..DatabaseOptions::default()
             }))
             .expect("open the data directory");
-        runtime.block_on(palisade_tests::create_website_security(&db));
+        if watermark {
+            let ddl = palisade_tests::events::SOURCE_DDL.replace(
+                "security_level VARCHAR\n)",
+                "security_level VARCHAR,\n    WATERMARK FOR request_timestamp AS request_timestamp - INTERVAL '5 SECONDS'\n)",
+            );
+            assert_ne!(
+                ddl,
+                palisade_tests::events::SOURCE_DDL,
+                "the DDL takes a watermark"
+            );
+            runtime.block_on(async {
+                db.execute(&ddl).await.expect("source");
+                db.execute(&palisade_tests::website_security_views())
+                    .await
+                    .expect("views");
+            });
+        } else {
+            runtime.block_on(palisade_tests::create_website_security(&db));
+        }
         Run {
             label,
             db,
