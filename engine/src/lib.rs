@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`database`]: [`Database`], the entry point: executes SQL text, returns Arrow results;
 //!   owns the catalog, source runners and the dataflow.
+//! - [`catch_up`]: a view created after its source started, caught up with what the other
+//!   views saw (datagen regenerated, Kafka read again).
 //! - [`catalog_store`]: the data directory: the catalog saved after each DDL, and its lock.
 //! - [`checkpoint`]: view state and source positions captured together, written to and read
 //!   from checksummed files.
@@ -35,6 +37,7 @@
 
 pub mod accumulators;
 pub mod catalog_store;
+pub mod catch_up;
 pub mod checkpoint;
 pub mod clock;
 pub mod database;
