@@ -54,6 +54,17 @@ async fn create_views(db: &Database) {
     db.execute(&shapes).await.expect("shape views");
 }
 
+/// An empty directory for this test thread's data.
+fn scratch_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// The watermark delay of [`watermarked_database`]'s source.
 const DELAY_MICROS: i64 = 20_000_000;
 
@@ -204,12 +215,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let cut = cut.min(events.len());
-            let dir = std::env::temp_dir().join(format!(
-                "palisade-prop-watermark-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
+            let dir = scratch_dir("palisade-prop-watermark");
             let push = |db: &Database, events: &[Event]| {
                 for chunk in events.chunks(split) {
                     db.push_batch("website_logs_source", events::batch(chunk)).unwrap();
@@ -269,12 +275,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let cut = cut.min(events.len());
-            let dir = std::env::temp_dir().join(format!(
-                "palisade-prop-checkpoint-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
+            let dir = scratch_dir("palisade-prop-checkpoint");
             let options = DatabaseOptions {
                 data_dir: Some(dir.clone()),
                 ..DatabaseOptions::default()

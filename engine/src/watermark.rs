@@ -88,8 +88,6 @@ pub struct WatermarkState {
     /// The source's event time (microseconds): never decreasing; the watermark is this
     /// minus the delay.
     pub event_time: Option<i64>,
-    /// The largest time of an actual event.
-    pub seen: Option<i64>,
     /// The largest event time per partition (one partition, 0, for sources without them).
     pub partitions: BTreeMap<i32, i64>,
     /// Late events, all of them.
@@ -176,7 +174,8 @@ impl SourceWatermark {
                 .copied()
                 .max()
                 .unwrap_or(self.started_at);
-            Some(self.state.seen?.saturating_add(now.saturating_sub(last)))
+            let seen = self.state.partitions.values().copied().max()?;
+            Some(seen.saturating_add(now.saturating_sub(last)))
         })
     }
 
@@ -243,10 +242,15 @@ impl SourceWatermark {
         let mut late_marks: Option<Vec<bool>> = None;
         let mut watermarks = Vec::new();
         let mut allowed = self.allowed(expected, now);
+        let mut alive = None;
         for (i, &v) in values.iter().enumerate().take(batch.num_rows()) {
             let partition = partitions.get(i).copied().unwrap_or(0);
-            // Even an event that is late or has no time shows its partition is alive.
-            self.last_event_at.insert(partition, now);
+            // Even an event that is late or has no time shows its partition is alive. Rows
+            // of one partition come in runs, so the map is touched once per run.
+            if alive != Some(partition) {
+                self.last_event_at.insert(partition, now);
+                alive = Some(partition);
+            }
             if column.is_null(i) {
                 continue;
             }
@@ -258,7 +262,6 @@ impl SourceWatermark {
                 watermarks.push(w);
                 continue;
             }
-            self.state.seen = Some(self.state.seen.map_or(t, |s| s.max(t)));
             let before = self.state.partitions.get(&partition).copied();
             if before.is_some_and(|b| b >= t) {
                 continue;
@@ -321,10 +324,8 @@ impl SourceWatermark {
 impl WatermarkState {
     pub fn save(&self, out: &mut StateWriter) {
         out.tag("watermark");
-        for v in [self.event_time, self.seen] {
-            out.bool(v.is_some());
-            out.i64(v.unwrap_or_default());
-        }
+        out.bool(self.event_time.is_some());
+        out.i64(self.event_time.unwrap_or_default());
         out.len(self.partitions.len());
         for (p, t) in &self.partitions {
             out.i64(i64::from(*p));
@@ -342,13 +343,8 @@ impl WatermarkState {
 
     pub fn load(input: &mut StateReader) -> Result<Self> {
         input.tag("watermark")?;
-        let mut optional = || -> Result<Option<i64>> {
-            let present = input.bool()?;
-            let v = input.i64()?;
-            Ok(present.then_some(v))
-        };
-        let event_time = optional()?;
-        let seen = optional()?;
+        let present = input.bool()?;
+        let event_time = Some(input.i64()?).filter(|_| present);
         let mut partitions = BTreeMap::new();
         for _ in 0..input.len()? {
             let p = i32::try_from(input.i64()?)
@@ -373,7 +369,6 @@ impl WatermarkState {
         }
         Ok(WatermarkState {
             event_time,
-            seen,
             partitions,
             late,
             late_events,
