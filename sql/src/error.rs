@@ -21,6 +21,8 @@ pub enum PlanErrorKind {
     UndefinedTable,
     UndefinedColumn,
     UndefinedFunction,
+    /// A setting, schema, type or role that does not exist.
+    UndefinedObject,
     DatatypeMismatch,
     DuplicateObject,
     DependentObjects,

@@ -106,7 +106,9 @@ fn parse_one(p: &mut Parser) -> Result<Statement> {
             }
             return Ok(Statement::Show(ShowObjects::MaterializedViews));
         }
-        return Err(unsupported_here(p, 2));
+    }
+    if let Some(statement) = crate::session_parser::parse_session_statement(p)? {
+        return Ok(statement);
     }
     if word_is(&first, "ADVANCE") {
         p.next_token();
@@ -430,7 +432,7 @@ pub fn normalize(ident: &Ident) -> String {
     }
 }
 
-fn word_is(t: &TokenWithSpan, word: &str) -> bool {
+pub(crate) fn word_is(t: &TokenWithSpan, word: &str) -> bool {
     matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
 }
 
@@ -459,7 +461,7 @@ fn unsupported_here(p: &mut Parser, words: usize) -> SqlError {
     SqlError::unsupported(construct.join(" "), Some(position(first.span.start)))
 }
 
-fn syntax(message: String, at: &TokenWithSpan) -> SqlError {
+pub(crate) fn syntax(message: String, at: &TokenWithSpan) -> SqlError {
     SqlError::Syntax {
         message,
         position: position(at.span.start),

@@ -29,6 +29,33 @@ pub enum Statement {
     Insert(Insert),
     /// `ADVANCE CLOCK TO '...'` / `ADVANCE CLOCK BY INTERVAL '...'`: moves a test clock.
     AdvanceClock(ClockStep),
+    /// `SET name = value`: a setting of the client's session.
+    Set(SetVariable),
+    /// `RESET name`, or every setting (`RESET ALL`, `DISCARD ALL`) when `None`.
+    Reset(Option<String>),
+    /// `SHOW name`; `all` for `SHOW ALL`.
+    ShowVariable(String),
+    /// BEGIN, COMMIT, ROLLBACK: accepted so drivers that wrap reads in transactions work.
+    Transaction(TransactionStep),
+}
+
+/// `SET [LOCAL] name = value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetVariable {
+    /// Lower-cased, as Postgres matches setting names.
+    pub name: String,
+    /// The value as written (several comma-separated values joined by `, `); `None` for
+    /// `DEFAULT`.
+    pub value: Option<String>,
+    /// `SET LOCAL`: until the end of the transaction block.
+    pub local: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStep {
+    Begin,
+    Commit,
+    Rollback,
 }
 
 /// How far `ADVANCE CLOCK` moves the test clock.
