@@ -14,6 +14,7 @@ pub fn sqlstate(error: &EngineError) -> &'static str {
             PlanErrorKind::UndefinedTable => "42P01",
             PlanErrorKind::UndefinedColumn => "42703",
             PlanErrorKind::UndefinedFunction => "42883",
+            PlanErrorKind::UndefinedObject => "42704",
             PlanErrorKind::DatatypeMismatch => "42804",
             PlanErrorKind::DuplicateObject => "42P07",
             PlanErrorKind::DependentObjects => "2BP01",

@@ -714,7 +714,7 @@ mod tests {
         );
         assert_eq!(
             rewritten("SELECT c.oid::pg_catalog.regclass FROM pg_class c").unwrap(),
-            "SELECT CASE CAST(c.oid AS BIGINT) WHEN 16385 THEN 'v' ELSE CAST(c.oid AS TEXT) END FROM pg_catalog.pg_class AS c"
+            "SELECT CASE CAST(c.oid AS BIGINT) WHEN 16385 THEN 'v' ELSE CAST(c.oid AS TEXT) END FROM pg_catalog.pg_class c"
         );
         let e = rewritten("SELECT 'nope'::regclass").unwrap_err();
         assert_eq!(e.to_string(), "relation \"nope\" does not exist");
