@@ -28,6 +28,7 @@ use crate::error::{EngineError, Result};
 use crate::operators::{Change, Time};
 use crate::planner::{ViewContext, plan_view, windowed_schema};
 use crate::schema_table::SchemaTable;
+use crate::session::Session;
 use crate::source_runner::{FlushWait, SourceRunner};
 use crate::view_table::{ViewProvider, ViewTable};
 use crate::watermark::{SourceWatermark, WatermarkSpec};
@@ -67,6 +68,8 @@ pub struct DatabaseOptions {
     /// A test clock: it starts at `now` (or the epoch) and moves only by `ADVANCE CLOCK`,
     /// which also closes and expires windows then; no clock thread runs.
     pub test_clock: bool,
+    /// The database name clients open (`current_database()`); empty means `dev`.
+    pub database: String,
 }
 
 /// A source as created.
@@ -140,6 +143,8 @@ pub(crate) struct Inner {
     /// Objects brought back from the data directory at open.
     pub(crate) restored: usize,
     pub(crate) clock: Clock,
+    /// What `pg_catalog` and `information_schema` show, replaced after every DDL.
+    pub(crate) pg: crate::pg::snapshot::SharedSnapshot,
 }
 
 impl Default for Database {
@@ -181,7 +186,11 @@ impl Database {
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
             tracing::error!(error = %e, "the palisade system tables are unavailable");
         }
-        Database {
+        let pg: crate::pg::snapshot::SharedSnapshot = Default::default();
+        if let Err(e) = crate::pg::register(&query, &pg) {
+            tracing::error!(error = %e, "pg_catalog and information_schema are unavailable");
+        }
+        let db = Database {
             inner: Arc::new(Inner {
                 catalog: tokio::sync::Mutex::new(Catalog::default()),
                 dataflow,
@@ -193,8 +202,11 @@ impl Database {
                 checkpointing: Mutex::new(()),
                 restored,
                 clock,
+                pg,
             }),
-        }
+        };
+        db.publish_catalog(&Catalog::default());
+        db
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -225,6 +237,16 @@ impl Database {
     /// before the first error, and that error: PostgreSQL's simple query protocol answers
     /// each statement that completed, then the error.
     pub async fn execute_each(&self, sql: &str) -> (Vec<StatementResult>, Option<EngineError>) {
+        self.execute_each_in(&mut Session::default(), sql).await
+    }
+
+    /// [`Database::execute_each`] in a client's session: SET changes it, SHOW and
+    /// `current_setting` read it.
+    pub async fn execute_each_in(
+        &self,
+        session: &mut Session,
+        sql: &str,
+    ) -> (Vec<StatementResult>, Option<EngineError>) {
         let statements = match parse_statements(sql) {
             Ok(s) => s,
             Err(e) => return (vec![], Some(e.into())),
@@ -232,7 +254,7 @@ impl Database {
         let mut results = Vec::with_capacity(statements.len());
         for located in statements {
             let at = located.position;
-            match self.execute_one(located).await {
+            match self.execute_one(located, session).await {
                 Ok(result) => results.push(result),
                 Err(e) => return (results, Some(e.or_position(at))),
             }
@@ -243,6 +265,7 @@ impl Database {
     pub(crate) async fn execute_one(
         &self,
         located: palisade_sql::Located,
+        session: &mut Session,
     ) -> Result<StatementResult> {
         {
             let result = match located.statement {
@@ -254,9 +277,35 @@ impl Database {
                 Statement::Show(ShowObjects::Sources) => self.show_sources().await?,
                 Statement::Show(ShowObjects::MaterializedViews) => self.show_views().await?,
                 Statement::Flush => self.flush().await?,
-                Statement::Query(q) => self.query(*q).await?,
+                Statement::Query(q) => self.query(*q, session).await?,
                 Statement::Insert(i) => self.insert(i).await?,
                 Statement::AdvanceClock(step) => self.advance_clock(step)?,
+                Statement::Set(set) => {
+                    session.set(&set.name, set.value.as_deref(), set.local)?;
+                    StatementResult::done("SET")
+                }
+                Statement::Reset(name) => {
+                    session.reset(name.as_deref())?;
+                    StatementResult::done("RESET")
+                }
+                Statement::ShowVariable(name) => crate::show::show_setting(session, &name)?,
+                Statement::Transaction(step) => {
+                    use palisade_sql::statement::TransactionStep;
+                    match step {
+                        TransactionStep::Begin => {
+                            session.begin();
+                            StatementResult::done("BEGIN")
+                        }
+                        TransactionStep::Commit => {
+                            session.end(true);
+                            StatementResult::done("COMMIT")
+                        }
+                        TransactionStep::Rollback => {
+                            session.end(false);
+                            StatementResult::done("ROLLBACK")
+                        }
+                    }
+                }
             };
             Ok(result)
         }
@@ -449,6 +498,7 @@ impl Database {
                 sql: sql.to_string(),
             },
         );
+        self.publish_catalog(&catalog);
         if !restoring {
             self.persist(&catalog)?;
         }
@@ -650,6 +700,7 @@ impl Database {
                 replaces,
             },
         );
+        self.publish_catalog(&catalog);
         if !restoring {
             self.persist(&catalog)?;
         }
@@ -713,6 +764,7 @@ impl Database {
         catalog.views.remove(&stmt.name);
         catalog.order.retain(|n| n != &stmt.name);
         self.inner.query.deregister_table(stmt.name.as_str())?;
+        self.publish_catalog(&catalog);
         tracing::info!(name = %stmt.name, "dropped {}", stmt.kind.describe());
         self.persist(&catalog)?;
         Ok(StatementResult::done(tag))
@@ -814,13 +866,26 @@ impl Database {
         })
     }
 
-    async fn query(&self, query: Query) -> Result<StatementResult> {
-        let plan = self.plan_select(query).await?;
+    async fn query(&self, query: Query, session: &mut Session) -> Result<StatementResult> {
+        let plan = self.plan_select(query, session).await?;
         self.run_select(plan).await
     }
 
-    /// Plans an ad-hoc query over sources and views.
-    pub(crate) async fn plan_select(&self, query: Query) -> Result<LogicalPlan> {
+    /// Plans an ad-hoc query over sources and views, the catalogs included, after the
+    /// rewrite of the Postgres idioms clients send ([`palisade_sql::pg_compat`]).
+    pub(crate) async fn plan_select(
+        &self,
+        mut query: Query,
+        session: &mut Session,
+    ) -> Result<LogicalPlan> {
+        if palisade_sql::pg_compat::needs_postgres_rewrite(&query) {
+            let snapshot = crate::pg::snapshot::read(&self.inner.pg);
+            let mut context = crate::pg::QueryContext {
+                session,
+                snapshot: &snapshot,
+            };
+            palisade_sql::pg_compat::rewrite_for_postgres_clients(&mut query, &mut context)?;
+        }
         let state = self.inner.query.state();
         let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
         Ok(state.statement_to_plan(statement).await?)
@@ -831,6 +896,44 @@ impl Database {
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(EngineError::from_execution)?;
         Ok(StatementResult::Rows { schema, batches })
+    }
+}
+
+impl Database {
+    /// Replaces what the Postgres catalogs show with `catalog`'s objects.
+    pub(crate) fn publish_catalog(&self, catalog: &Catalog) {
+        use crate::pg::snapshot::{RelationKind, system_relation, user_relation};
+        let mut relations = vec![];
+        {
+            let flow = self.dataflow();
+            for name in &catalog.order {
+                if let (Some(def), Some(s)) = (catalog.sources.get(name), flow.sources.get(name)) {
+                    relations.push(user_relation(def.id, name, RelationKind::Source, &s.schema, None));
+                } else if let (Some(def), Some(v)) = (catalog.views.get(name), flow.views.get(name)) {
+                    let definition = format!(" {};", def.query);
+                    relations.push(user_relation(
+                        def.id,
+                        name,
+                        RelationKind::MaterializedView,
+                        &v.table.schema(),
+                        Some(definition),
+                    ));
+                }
+            }
+        }
+        for (i, (name, schema)) in crate::system_tables::relations().into_iter().enumerate() {
+            relations.push(system_relation(i, name, &schema));
+        }
+        let database = if self.inner.options.database.is_empty() {
+            "dev".to_string()
+        } else {
+            self.inner.options.database.clone()
+        };
+        let snapshot = Arc::new(crate::pg::snapshot::PgSnapshot {
+            database,
+            relations,
+        });
+        *self.inner.pg.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
     }
 }
 

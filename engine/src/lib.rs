@@ -26,6 +26,9 @@
 //! - [`source_runner`]: drives a positional reader (datagen) on a thread, paced, into the
 //!   dataflow; [`stream_runner`] polls a log (Kafka) with its offsets, dead letters, FLUSH
 //!   requests and broker outages.
+//! - [`session`]: a client's session: SET/SHOW settings, transaction blocks.
+//! - [`pg`]: Postgres compatibility: `pg_catalog`, `information_schema`, stable OIDs, the
+//!   functions psql, Grafana and drivers call.
 //! - [`show`]: SHOW SOURCES and SHOW MATERIALIZED VIEWS.
 //! - [`system_tables`]: the `palisade` schema (`dead_letters`, `source_partitions`).
 //! - [`state`]: view state as bytes for checkpoints ([`state::Stateful`]).
@@ -46,9 +49,11 @@ pub mod durable;
 pub mod error;
 pub mod group_keys;
 pub mod operators;
+pub mod pg;
 pub mod planner;
 pub mod prepared;
 pub mod schema_table;
+pub mod session;
 pub mod show;
 pub mod slot;
 pub mod source_runner;

@@ -7,6 +7,7 @@ use datafusion::common::ScalarValue;
 use palisade_sql::{PlanErrorKind, Statement, parse_statements};
 
 use crate::database::{Database, StatementResult};
+use crate::session::Session;
 use crate::error::{EngineError, Result};
 
 /// What one statement takes and returns.
@@ -22,6 +23,11 @@ impl Database {
     /// Parses and plans one statement without running it; `None` for a text that holds no
     /// statement (only comments or semicolons).
     pub async fn prepare(&self, sql: &str) -> Result<Option<Prepared>> {
+        self.prepare_in(&mut Session::default(), sql).await
+    }
+
+    /// [`Database::prepare`] in a client's session.
+    pub async fn prepare_in(&self, session: &mut Session, sql: &str) -> Result<Option<Prepared>> {
         let mut statements = parse_statements(sql)?;
         if statements.len() > 1 {
             return Err(EngineError::Sql(palisade_sql::SqlError::Syntax {
@@ -36,7 +42,7 @@ impl Database {
         let prepared = match located.statement {
             Statement::Query(query) => {
                 let plan = self
-                    .plan_select(*query)
+                    .plan_select(*query, session)
                     .await
                     .map_err(|e| e.or_position(at))?;
                 let types = plan.get_parameter_types()?;
@@ -50,7 +56,10 @@ impl Database {
                 }
             }
             // SHOW has no side effects: its result carries its columns.
-            Statement::Show(_) => match self.execute_one(located).await? {
+            Statement::Show(_) | Statement::ShowVariable(_) => match self
+                .execute_one(located, &mut session.clone())
+                .await?
+            {
                 StatementResult::Rows { schema, .. } => Prepared {
                     params: vec![],
                     schema: Some(schema),
@@ -75,8 +84,23 @@ impl Database {
         sql: &str,
         params: Vec<ScalarValue>,
     ) -> Result<Vec<StatementResult>> {
+        self.execute_with_params_in(&mut Session::default(), sql, params)
+            .await
+    }
+
+    /// [`Database::execute_with_params`] in a client's session.
+    pub async fn execute_with_params_in(
+        &self,
+        session: &mut Session,
+        sql: &str,
+        params: Vec<ScalarValue>,
+    ) -> Result<Vec<StatementResult>> {
         if params.is_empty() {
-            return self.execute(sql).await;
+            let (results, error) = self.execute_each_in(session, sql).await;
+            return match error {
+                Some(e) => Err(e),
+                None => Ok(results),
+            };
         }
         let mut statements = parse_statements(sql)?;
         let located = match (statements.pop(), statements.is_empty()) {
@@ -93,7 +117,7 @@ impl Database {
             return Err(EngineError::unsupported("parameters outside SELECT").or_position(at));
         };
         let plan = self
-            .plan_select(*query)
+            .plan_select(*query, session)
             .await
             .map_err(|e| e.or_position(at))?;
         let types = plan.get_parameter_types()?;

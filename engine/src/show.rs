@@ -1,5 +1,5 @@
 //! `SHOW SOURCES` and `SHOW MATERIALIZED VIEWS`: the catalog and each object's progress as
-//! rows.
+//! rows; and `SHOW name` of a session setting.
 
 use std::sync::Arc;
 
@@ -140,6 +140,31 @@ impl Database {
             ("definition", strings(defs)),
         ])
     }
+}
+
+/// `SHOW name`: one column named for the setting; `SHOW ALL`: name, setting, description,
+/// as Postgres answers.
+pub(crate) fn show_setting(session: &crate::session::Session, name: &str) -> Result<StatementResult> {
+    let rows = session.show(name)?;
+    if name == "all" {
+        let (mut names, mut values, mut descriptions) = (vec![], vec![], vec![]);
+        for (n, v, d) in rows {
+            names.push(n);
+            values.push(v);
+            descriptions.push(d);
+        }
+        return rows_result(vec![
+            ("name", strings(names)),
+            ("setting", strings(values)),
+            ("description", strings(descriptions)),
+        ]);
+    }
+    let (column, value) = rows
+        .into_iter()
+        .next()
+        .map(|(n, v, _)| (n, v))
+        .unwrap_or_default();
+    rows_result(vec![(column.as_str(), strings(vec![value]))])
 }
 
 fn strings(v: Vec<String>) -> ArrayRef {

@@ -49,6 +49,17 @@ impl std::fmt::Debug for SystemTable {
 }
 
 /// Registers the `palisade` schema and its tables in `ctx`.
+/// Each system table's name and columns, in name order, for the Postgres catalogs.
+pub fn relations() -> Vec<(&'static str, SchemaRef)> {
+    let mut all = vec![
+        ("dead_letters", schema(Kind::DeadLetters)),
+        ("late_events", schema(Kind::LateEvents)),
+        ("source_partitions", schema(Kind::SourcePartitions)),
+    ];
+    all.sort_by_key(|(name, _)| *name);
+    all
+}
+
 pub fn register(ctx: &SessionContext, dataflow: &Arc<Mutex<Dataflow>>) -> Result<()> {
     let catalog = ctx
         .catalog("datafusion")

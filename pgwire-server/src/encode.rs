@@ -16,7 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, IntervalMonthDayNanoType, IntervalUnit, Schema, TimeUnit,
+    Int64Type, IntervalMonthDayNanoType, UInt32Type, IntervalUnit, Schema, TimeUnit,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -34,22 +34,9 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 /// The Postgres type a column of `data_type` is announced as. Types Postgres has no
 /// counterpart for (lists, structs) go out as their text rendering, typed TEXT.
 pub fn pg_type(data_type: &DataType) -> Type {
-    match data_type {
-        DataType::Boolean => Type::BOOL,
-        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
-        DataType::Int32 | DataType::UInt16 => Type::INT4,
-        DataType::Int64 | DataType::UInt32 => Type::INT8,
-        DataType::UInt64 | DataType::Decimal128(_, _) => Type::NUMERIC,
-        DataType::Float16 | DataType::Float32 => Type::FLOAT4,
-        DataType::Float64 => Type::FLOAT8,
-        DataType::Timestamp(_, None) => Type::TIMESTAMP,
-        DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
-        DataType::Date32 | DataType::Date64 => Type::DATE,
-        DataType::Interval(IntervalUnit::MonthDayNano) => Type::INTERVAL,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
-        DataType::Dictionary(_, value) => pg_type(value),
-        _ => Type::TEXT,
-    }
+    // One mapping for the wire and the catalogs, so `\d` shows what queries announce.
+    let oid = palisade_engine::pg::types::pg_type(data_type).oid;
+    Type::from_oid(oid).unwrap_or(Type::TEXT)
 }
 
 /// RowDescription fields for `schema`, each in the format the client asked for.
@@ -114,6 +101,8 @@ enum Kind {
     Int2,
     Int4,
     Int8,
+    /// Catalog OIDs: unsigned 32-bit, 4 bytes in binary.
+    Oid,
     Float4,
     Float8,
     Numeric(i8),
@@ -136,7 +125,8 @@ impl Column {
                 (cast_to(array, &DataType::Int16)?, Kind::Int2)
             }
             DataType::Int32 | DataType::UInt16 => (cast_to(array, &DataType::Int32)?, Kind::Int4),
-            DataType::Int64 | DataType::UInt32 => (cast_to(array, &DataType::Int64)?, Kind::Int8),
+            DataType::Int64 => (cast_to(array, &DataType::Int64)?, Kind::Int8),
+            DataType::UInt32 => (Arc::clone(array), Kind::Oid),
             DataType::Float16 | DataType::Float32 => {
                 (cast_to(array, &DataType::Float32)?, Kind::Float4)
             }
@@ -212,6 +202,7 @@ impl Column {
             Kind::Int2 => put_integer::<Int16Type>(a, row, binary, out, BytesMut::put_i16)?,
             Kind::Int4 => put_integer::<Int32Type>(a, row, binary, out, BytesMut::put_i32)?,
             Kind::Int8 => put_integer::<Int64Type>(a, row, binary, out, BytesMut::put_i64)?,
+            Kind::Oid => put_integer::<UInt32Type>(a, row, binary, out, BytesMut::put_u32)?,
             Kind::Float4 => {
                 let v = value::<Float32Type>(a, row)?;
                 if binary {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use futures::{Sink, stream};
+use palisade_engine::session::Session;
 use palisade_engine::{Database, StatementResult};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -16,8 +17,8 @@ use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers,
-    RandomPidSecretKeyGenerator, Type,
+    ClientInfo, ClientPortalStore, ConnectionManager, METADATA_DATABASE, METADATA_USER,
+    PgWireServerHandlers, RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -120,6 +121,22 @@ async fn detached<T: Send + 'static>(
     }
 }
 
+/// The connection's session, made on its first statement from what the client sent at
+/// startup (user, database, `application_name`, `DateStyle`, ...).
+fn session<C: ClientInfo>(client: &C) -> Arc<tokio::sync::Mutex<Session>> {
+    client.session_extensions().get_or_insert_with(|| {
+        let metadata = client.metadata();
+        let user = metadata.get(METADATA_USER).map_or("", String::as_str);
+        let database = metadata
+            .get(METADATA_DATABASE)
+            .map_or(user, String::as_str);
+        tokio::sync::Mutex::new(
+            Session::new(user, database)
+                .with_startup_settings(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        )
+    })
+}
+
 /// The response for one statement's result, rows in `format`.
 fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> {
     match result {
@@ -131,6 +148,13 @@ fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> 
             }
             // The engine's tags name commands with underscores; Postgres' use spaces.
             let command = Tag::new(&tag.replace('_', " "));
+            // pgwire reports the transaction state in ReadyForQuery from these; drivers
+            // (psycopg) check it after BEGIN.
+            match tag {
+                "BEGIN" => return Ok(Response::TransactionStart(command)),
+                "COMMIT" | "ROLLBACK" => return Ok(Response::TransactionEnd(command)),
+                _ => {}
+            }
             // INSERT's tag carries an OID (always 0 since PostgreSQL 12) before its count.
             Ok(Response::Execution(match rows {
                 Some(n) if tag == "INSERT" => command.with_oid(0).with_rows(n as usize),
@@ -154,7 +178,7 @@ fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> 
 
 #[async_trait]
 impl SimpleQueryHandler for Queries {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -163,7 +187,12 @@ impl SimpleQueryHandler for Queries {
     {
         let db = self.db.clone();
         let sql = query.to_string();
-        let (results, error) = detached(async move { db.execute_each(&sql).await }).await?;
+        let session = session(client);
+        let (results, error) = detached(async move {
+            let mut session = session.lock().await;
+            db.execute_each_in(&mut session, &sql).await
+        })
+        .await?;
         let mut responses = Vec::with_capacity(results.len() + 1);
         for result in results {
             responses.push(response(result, &Format::UnifiedText)?);
@@ -187,7 +216,7 @@ impl QueryParser for Parser {
 
     async fn parse_sql<C>(
         &self,
-        _client: &C,
+        client: &C,
         sql: &str,
         _types: &[Option<Type>],
     ) -> PgWireResult<Option<PreparedStatement>>
@@ -196,7 +225,11 @@ impl QueryParser for Parser {
     {
         let db = self.db.clone();
         let text = sql.to_string();
-        let prepared = detached(async move { db.prepare(&text).await })
+        let session = session(client);
+        let prepared = detached(async move {
+            let mut session = session.lock().await;
+            db.prepare_in(&mut session, &text).await
+        })
             .await?
             .map_err(|e| to_pgwire(&e, sql))?;
         // Only comments: stored as an empty statement, which executes to EmptyQueryResponse.
@@ -241,7 +274,7 @@ impl ExtendedQueryHandler for Queries {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<PreparedStatement>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -255,7 +288,11 @@ impl ExtendedQueryHandler for Queries {
         let values = params::values(portal, &statement.params)?;
         let db = self.db.clone();
         let sql = statement.sql.clone();
-        let mut results = detached(async move { db.execute_with_params(&sql, values).await })
+        let session = session(client);
+        let mut results = detached(async move {
+            let mut session = session.lock().await;
+            db.execute_with_params_in(&mut session, &sql, values).await
+        })
             .await?
             .map_err(|e| to_pgwire(&e, &statement.sql))?;
         match results.pop() {
