@@ -182,7 +182,7 @@ impl Database {
         if !clock.is_manual() {
             crate::clock::start_ticker(Arc::downgrade(&dataflow));
         }
-        let query = palisade_sql::planner::new_session();
+        let query = without_common_subexpressions(palisade_sql::planner::new_session());
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
             tracing::error!(error = %e, "the palisade system tables are unavailable");
         }
@@ -867,17 +867,20 @@ impl Database {
     }
 
     async fn query(&self, query: Query, session: &mut Session) -> Result<StatementResult> {
-        let plan = self.plan_select(query, session).await?;
-        self.run_select(plan).await
+        let (plan, names) = self.plan_select(query, session).await?;
+        self.run_select(plan, names.as_deref()).await
     }
 
     /// Plans an ad-hoc query over sources and views, the catalogs included, after the
     /// rewrite of the Postgres idioms clients send ([`palisade_sql::pg_compat`]).
+    /// Also returns the result's column names as Postgres gives them, when they differ from
+    /// DataFusion's ([`palisade_sql::pg_compat::postgres_column_names`]).
     pub(crate) async fn plan_select(
         &self,
         mut query: Query,
         session: &mut Session,
-    ) -> Result<LogicalPlan> {
+    ) -> Result<(LogicalPlan, Option<Vec<String>>)> {
+        let names = palisade_sql::pg_compat::postgres_column_names(&query);
         if palisade_sql::pg_compat::needs_postgres_rewrite(&query) {
             let snapshot = crate::pg::snapshot::read(&self.inner.pg);
             let mut context = crate::pg::QueryContext {
@@ -888,13 +891,24 @@ impl Database {
         }
         let state = self.inner.query.state();
         let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
-        Ok(state.statement_to_plan(statement).await?)
+        let plan = state.statement_to_plan(statement).await?;
+        Ok((plan, names))
     }
 
-    pub(crate) async fn run_select(&self, plan: LogicalPlan) -> Result<StatementResult> {
+    pub(crate) async fn run_select(
+        &self,
+        plan: LogicalPlan,
+        names: Option<&[String]>,
+    ) -> Result<StatementResult> {
         let df = self.inner.query.execute_logical_plan(plan).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(EngineError::from_execution)?;
+        let schema = renamed(Arc::new(df.schema().as_arrow().clone()), names);
+        let batches = df
+            .collect()
+            .await
+            .map_err(EngineError::from_execution)?
+            .into_iter()
+            .map(|b| RecordBatch::try_new(renamed(b.schema(), names), b.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(StatementResult::Rows { schema, batches })
     }
 }
@@ -908,9 +922,17 @@ impl Database {
             let flow = self.dataflow();
             for name in &catalog.order {
                 if let (Some(def), Some(s)) = (catalog.sources.get(name), flow.sources.get(name)) {
-                    relations.push(user_relation(def.id, name, RelationKind::Source, &s.schema, None));
-                } else if let (Some(def), Some(v)) = (catalog.views.get(name), flow.views.get(name)) {
-                    let definition = format!(" {};", def.query);
+                    relations.push(user_relation(
+                        def.id,
+                        name,
+                        RelationKind::Source,
+                        &s.schema,
+                        None,
+                    ));
+                } else if let (Some(def), Some(v)) = (catalog.views.get(name), flow.views.get(name))
+                {
+                    // Postgres' pg_get_viewdef: indented over lines, a leading space, a `;`.
+                    let definition = format!(" {:#};", def.query);
                     relations.push(user_relation(
                         def.id,
                         name,
@@ -934,6 +956,40 @@ impl Database {
             relations,
         });
         *self.inner.pg.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+    }
+}
+
+/// The ad-hoc query session without DataFusion's common-subexpression rule: it hoists a
+/// subquery repeated in a projection (Grafana's table picker sorts by the same
+/// `schema IN (search path)` it shows) into a form its physical planner then refuses.
+/// Repeated expressions in ad-hoc queries are small; computing them twice costs little.
+fn without_common_subexpressions(ctx: SessionContext) -> SessionContext {
+    let state = ctx.state();
+    let rules = state
+        .optimizers()
+        .iter()
+        .filter(|r| r.name() != "common_sub_expression_eliminate")
+        .cloned()
+        .collect();
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_optimizer_rules(rules)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// `schema` with its columns named `names` (when there is one name per column).
+pub(crate) fn renamed(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
+    match names {
+        Some(names) if names.len() == schema.fields().len() => {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .zip(names)
+                .map(|(f, n)| f.as_ref().clone().with_name(n))
+                .collect();
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        }
+        _ => schema,
     }
 }
 

@@ -7,8 +7,8 @@ use datafusion::common::ScalarValue;
 use palisade_sql::{PlanErrorKind, Statement, parse_statements};
 
 use crate::database::{Database, StatementResult};
-use crate::session::Session;
 use crate::error::{EngineError, Result};
+use crate::session::Session;
 
 /// What one statement takes and returns.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl Database {
         let at = located.position;
         let prepared = match located.statement {
             Statement::Query(query) => {
-                let plan = self
+                let (plan, names) = self
                     .plan_select(*query, session)
                     .await
                     .map_err(|e| e.or_position(at))?;
@@ -52,23 +52,25 @@ impl Database {
                 }
                 Prepared {
                     params,
-                    schema: Some(std::sync::Arc::new(plan.schema().as_arrow().clone())),
+                    schema: Some(crate::database::renamed(
+                        std::sync::Arc::new(plan.schema().as_arrow().clone()),
+                        names.as_deref(),
+                    )),
                 }
             }
             // SHOW has no side effects: its result carries its columns.
-            Statement::Show(_) | Statement::ShowVariable(_) => match self
-                .execute_one(located, &mut session.clone())
-                .await?
-            {
-                StatementResult::Rows { schema, .. } => Prepared {
-                    params: vec![],
-                    schema: Some(schema),
-                },
-                StatementResult::Done { .. } => Prepared {
-                    params: vec![],
-                    schema: None,
-                },
-            },
+            Statement::Show(_) | Statement::ShowVariable(_) => {
+                match self.execute_one(located, &mut session.clone()).await? {
+                    StatementResult::Rows { schema, .. } => Prepared {
+                        params: vec![],
+                        schema: Some(schema),
+                    },
+                    StatementResult::Done { .. } => Prepared {
+                        params: vec![],
+                        schema: None,
+                    },
+                }
+            }
             _ => Prepared {
                 params: vec![],
                 schema: None,
@@ -116,7 +118,7 @@ impl Database {
         let Statement::Query(query) = located.statement else {
             return Err(EngineError::unsupported("parameters outside SELECT").or_position(at));
         };
-        let plan = self
+        let (plan, names) = self
             .plan_select(*query, session)
             .await
             .map_err(|e| e.or_position(at))?;
@@ -143,7 +145,7 @@ impl Database {
             }
         }
         let plan = plan.with_param_values(values)?;
-        Ok(vec![self.run_select(plan).await?])
+        Ok(vec![self.run_select(plan, names.as_deref()).await?])
     }
 }
 

@@ -28,32 +28,172 @@ enum Accepts {
 
 /// Every setting: name (lower-case), default, what it accepts, description.
 const SETTINGS: &[(&str, &str, Accepts, &str)] = &[
-    ("application_name", "", Accepts::Any, "The client's name, as it gave it."),
-    ("bytea_output", "hex", Accepts::OneOf(&["hex"]), "How bytea values are written."),
-    ("client_encoding", "UTF8", Accepts::OneOf(&["utf8", "unicode"]), "The client's character set."),
-    ("client_min_messages", "notice", Accepts::Any, "Which notices the client is sent."),
-    ("datestyle", "ISO, MDY", Accepts::OneOf(&["iso", "iso,mdy", "mdy,iso", "iso,ymd", "iso,dmy"]), "How dates and times are written."),
-    ("default_transaction_isolation", "read committed", Accepts::Any, "Isolation of new transactions (each query reads a consistent snapshot of each view)."),
-    ("default_transaction_read_only", "off", Accepts::Any, "Whether new transactions are read-only."),
-    ("extra_float_digits", "1", Accepts::Integer, "Floats are always written in their shortest exact form, as with the default."),
-    ("idle_in_transaction_session_timeout", "0", Accepts::Integer, "Accepted for drivers that set it."),
-    ("in_hot_standby", "off", Accepts::ReadOnly, "Whether this is a standby."),
-    ("integer_datetimes", "on", Accepts::ReadOnly, "Timestamps are 64-bit integers."),
-    ("intervalstyle", "postgres", Accepts::OneOf(&["postgres"]), "How intervals are written."),
-    ("is_superuser", "on", Accepts::ReadOnly, "Whether the session's user is a superuser."),
-    ("lc_collate", "C.UTF-8", Accepts::ReadOnly, "Text is compared bytewise."),
-    ("lc_ctype", "C.UTF-8", Accepts::ReadOnly, "Character classification."),
-    ("lock_timeout", "0", Accepts::Integer, "Accepted for drivers that set it; queries take no locks."),
-    ("max_identifier_length", "63", Accepts::ReadOnly, "Longest identifier, as in Postgres."),
-    ("search_path", "\"$user\", public", Accepts::Any, "Schemas searched for unqualified names."),
-    ("server_encoding", "UTF8", Accepts::ReadOnly, "The server's character set."),
-    ("server_version", SERVER_VERSION, Accepts::ReadOnly, "The Postgres version Palisade speaks as."),
-    ("server_version_num", SERVER_VERSION_NUM, Accepts::ReadOnly, "The same as a number."),
-    ("standard_conforming_strings", "on", Accepts::OneOf(&["on"]), "Backslashes in '...' are literal."),
-    ("statement_timeout", "0", Accepts::OneOf(&["0"]), "Queries are not timed out (only 0 is accepted)."),
-    ("timezone", "UTC", Accepts::OneOf(&["utc", "etc/utc", "gmt", "z", "zulu", "0", "+00", "+00:00", "universal"]), "Timestamps with a time zone are shown in UTC (the only zone accepted)."),
-    ("transaction_isolation", "read committed", Accepts::Any, "Isolation of the current transaction."),
-    ("transaction_read_only", "off", Accepts::ReadOnly, "Whether the current transaction is read-only."),
+    (
+        "application_name",
+        "",
+        Accepts::Any,
+        "The client's name, as it gave it.",
+    ),
+    (
+        "bytea_output",
+        "hex",
+        Accepts::OneOf(&["hex"]),
+        "How bytea values are written.",
+    ),
+    (
+        "client_encoding",
+        "UTF8",
+        Accepts::OneOf(&["utf8", "unicode"]),
+        "The client's character set.",
+    ),
+    (
+        "client_min_messages",
+        "notice",
+        Accepts::Any,
+        "Which notices the client is sent.",
+    ),
+    (
+        "datestyle",
+        "ISO, MDY",
+        Accepts::OneOf(&["iso", "iso,mdy", "mdy,iso", "iso,ymd", "iso,dmy"]),
+        "How dates and times are written.",
+    ),
+    (
+        "default_transaction_isolation",
+        "read committed",
+        Accepts::Any,
+        "Isolation of new transactions (each query reads a consistent snapshot of each view).",
+    ),
+    (
+        "default_transaction_read_only",
+        "off",
+        Accepts::Any,
+        "Whether new transactions are read-only.",
+    ),
+    (
+        "extra_float_digits",
+        "1",
+        Accepts::Integer,
+        "Floats are always written in their shortest exact form, as with the default.",
+    ),
+    (
+        "idle_in_transaction_session_timeout",
+        "0",
+        Accepts::Integer,
+        "Accepted for drivers that set it.",
+    ),
+    (
+        "in_hot_standby",
+        "off",
+        Accepts::ReadOnly,
+        "Whether this is a standby.",
+    ),
+    (
+        "integer_datetimes",
+        "on",
+        Accepts::ReadOnly,
+        "Timestamps are 64-bit integers.",
+    ),
+    (
+        "intervalstyle",
+        "postgres",
+        Accepts::OneOf(&["postgres"]),
+        "How intervals are written.",
+    ),
+    (
+        "is_superuser",
+        "on",
+        Accepts::ReadOnly,
+        "Whether the session's user is a superuser.",
+    ),
+    (
+        "lc_collate",
+        "C.UTF-8",
+        Accepts::ReadOnly,
+        "Text is compared bytewise.",
+    ),
+    (
+        "lc_ctype",
+        "C.UTF-8",
+        Accepts::ReadOnly,
+        "Character classification.",
+    ),
+    (
+        "lock_timeout",
+        "0",
+        Accepts::Integer,
+        "Accepted for drivers that set it; queries take no locks.",
+    ),
+    (
+        "max_identifier_length",
+        "63",
+        Accepts::ReadOnly,
+        "Longest identifier, as in Postgres.",
+    ),
+    (
+        "search_path",
+        "\"$user\", public",
+        Accepts::Any,
+        "Schemas searched for unqualified names.",
+    ),
+    (
+        "server_encoding",
+        "UTF8",
+        Accepts::ReadOnly,
+        "The server's character set.",
+    ),
+    (
+        "server_version",
+        SERVER_VERSION,
+        Accepts::ReadOnly,
+        "The Postgres version Palisade speaks as.",
+    ),
+    (
+        "server_version_num",
+        SERVER_VERSION_NUM,
+        Accepts::ReadOnly,
+        "The same as a number.",
+    ),
+    (
+        "standard_conforming_strings",
+        "on",
+        Accepts::OneOf(&["on"]),
+        "Backslashes in '...' are literal.",
+    ),
+    (
+        "statement_timeout",
+        "0",
+        Accepts::OneOf(&["0"]),
+        "Queries are not timed out (only 0 is accepted).",
+    ),
+    (
+        "timezone",
+        "UTC",
+        Accepts::OneOf(&[
+            "utc",
+            "etc/utc",
+            "gmt",
+            "z",
+            "zulu",
+            "0",
+            "+00",
+            "+00:00",
+            "universal",
+        ]),
+        "Timestamps with a time zone are shown in UTC (the only zone accepted).",
+    ),
+    (
+        "transaction_isolation",
+        "read committed",
+        Accepts::Any,
+        "Isolation of the current transaction.",
+    ),
+    (
+        "transaction_read_only",
+        "off",
+        Accepts::ReadOnly,
+        "Whether the current transaction is read-only.",
+    ),
 ];
 
 /// How `SHOW` spells a setting whose name Postgres reports in mixed case.
@@ -285,7 +425,10 @@ mod tests {
         s.set("application_name", Some("in-block"), true).unwrap();
         assert_eq!(s.setting("application_name").as_deref(), Some("in-block"));
         s.end(false);
-        assert_eq!(s.setting("search_path").as_deref(), Some("\"$user\", public"));
+        assert_eq!(
+            s.setting("search_path").as_deref(),
+            Some("\"$user\", public")
+        );
         assert_eq!(s.setting("application_name").as_deref(), Some(""));
         assert_eq!(s.setting("myapp.tenant").as_deref(), Some("42"));
         s.reset(None).unwrap();

@@ -144,7 +144,10 @@ impl Database {
 
 /// `SHOW name`: one column named for the setting; `SHOW ALL`: name, setting, description,
 /// as Postgres answers.
-pub(crate) fn show_setting(session: &crate::session::Session, name: &str) -> Result<StatementResult> {
+pub(crate) fn show_setting(
+    session: &crate::session::Session,
+    name: &str,
+) -> Result<StatementResult> {
     let rows = session.show(name)?;
     if name == "all" {
         let (mut names, mut values, mut descriptions) = (vec![], vec![], vec![]);

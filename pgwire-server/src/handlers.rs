@@ -127,9 +127,7 @@ fn session<C: ClientInfo>(client: &C) -> Arc<tokio::sync::Mutex<Session>> {
     client.session_extensions().get_or_insert_with(|| {
         let metadata = client.metadata();
         let user = metadata.get(METADATA_USER).map_or("", String::as_str);
-        let database = metadata
-            .get(METADATA_DATABASE)
-            .map_or(user, String::as_str);
+        let database = metadata.get(METADATA_DATABASE).map_or(user, String::as_str);
         tokio::sync::Mutex::new(
             Session::new(user, database)
                 .with_startup_settings(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -230,8 +228,8 @@ impl QueryParser for Parser {
             let mut session = session.lock().await;
             db.prepare_in(&mut session, &text).await
         })
-            .await?
-            .map_err(|e| to_pgwire(&e, sql))?;
+        .await?
+        .map_err(|e| to_pgwire(&e, sql))?;
         // Only comments: stored as an empty statement, which executes to EmptyQueryResponse.
         let Some(prepared) = prepared else {
             return Ok(None);
@@ -293,8 +291,8 @@ impl ExtendedQueryHandler for Queries {
             let mut session = session.lock().await;
             db.execute_with_params_in(&mut session, &sql, values).await
         })
-            .await?
-            .map_err(|e| to_pgwire(&e, &statement.sql))?;
+        .await?
+        .map_err(|e| to_pgwire(&e, &statement.sql))?;
         match results.pop() {
             Some(result) => response(result, &portal.result_column_format),
             None => Ok(Response::EmptyQuery),

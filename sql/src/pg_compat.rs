@@ -73,14 +73,85 @@ pub fn rewrite_for_postgres_clients(query: &mut Query, context: &mut dyn PgConte
     }
 }
 
+/// The names Postgres gives the columns of `query`'s result: an alias, else a column's
+/// or function's own name, else `?column?` (Postgres' FigureColname). DataFusion names an
+/// unaliased `count(*)` "count(*)" and refuses two columns of one name, so the engine plans
+/// with its own names and renames the result to these. `None` where the projection has a
+/// wildcard (its names are the columns').
+pub fn postgres_column_names(query: &Query) -> Option<Vec<String>> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(e) => Some(figure_column_name(e)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn figure_column_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map_or("?column?".into(), |i| i.value.clone())
+        }
+        Expr::Function(f) => match f.name.0.last() {
+            Some(ObjectNamePart::Identifier(i)) => i.value.to_ascii_lowercase(),
+            _ => "?column?".into(),
+        },
+        Expr::Cast {
+            expr, data_type, ..
+        } => match figure_column_name(expr).as_str() {
+            "?column?" => custom_type_name(data_type)
+                .unwrap_or_else(|| data_type.to_string().to_ascii_lowercase()),
+            name => name.to_string(),
+        },
+        Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure_column_name(inner),
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Array(_) => "array".into(),
+        Expr::Trim { trim_where, .. } => match trim_where {
+            Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim".into(),
+            Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim".into(),
+            _ => "btrim".into(),
+        },
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Floor { .. } => "floor".into(),
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => "bool".into(),
+        _ => "?column?".into(),
+    }
+}
+
 /// Whether `query` uses anything [`rewrite_for_postgres_clients`] would change, so plain
 /// queries over views skip building its context.
 pub fn needs_postgres_rewrite(query: &Query) -> bool {
     let text = query.to_string().to_ascii_lowercase();
     [
-        "pg_", "operator(", "collate", "regclass", "regnamespace", "regtype", "regproc",
-        "current_", "session_user", "user", "set_config", "version", "::oid", " oid",
-        "information_schema", "::name", "::\"char\"", "array(",
+        "pg_",
+        "operator(",
+        "collate",
+        "regclass",
+        "regnamespace",
+        "regtype",
+        "regproc",
+        "current_",
+        "session_user",
+        "user",
+        "set_config",
+        "version",
+        "::oid",
+        " oid",
+        "information_schema",
+        "::name",
+        "::\"char\"",
+        "array(",
     ]
     .iter()
     .any(|needle| text.contains(needle))
@@ -98,10 +169,41 @@ impl VisitorMut for Rewriter<'_> {
         if let [ObjectNamePart::Identifier(name)] = relation.0.as_slice()
             && self.context.is_catalog_table(&name.value)
         {
-            relation.0.insert(
-                0,
-                ObjectNamePart::Identifier(Ident::new("pg_catalog")),
-            );
+            relation
+                .0
+                .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let Some(derived) = function_relation(factor) {
+            *factor = derived;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &mut sqlparser::ast::Select) -> ControlFlow<()> {
+        for item in select.projection.iter_mut() {
+            let _ = sqlparser::ast::visit_expressions_mut(item, |e: &mut Expr| {
+                if let Some(membership) = membership_test(e) {
+                    *e = membership;
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // A SELECT over an empty catalog has no rows; its expressions (array compares,
+        // correlated ARRAY subqueries) need not plan, only its columns must stay.
+        if let Some(wrapped) = sort_outside(query) {
+            *query = wrapped;
+        }
+        let blanked = self.blank_if_empty(query.body.as_mut());
+        if blanked && matches!(query.body.as_ref(), SetExpr::Select(_)) {
+            query.order_by = None;
         }
         ControlFlow::Continue(())
     }
@@ -170,7 +272,9 @@ impl Rewriter<'_> {
             Expr::Function(f) => return self.function(f),
             Expr::Identifier(ident) => match ident.value.to_ascii_lowercase().as_str() {
                 // Keywords Postgres treats as functions without parentheses.
-                "current_user" | "session_user" | "user" | "current_role" if ident.quote_style.is_none() => {
+                "current_user" | "session_user" | "user" | "current_role"
+                    if ident.quote_style.is_none() =>
+                {
                     string(&self.context.user())
                 }
                 "current_catalog" if ident.quote_style.is_none() => {
@@ -235,7 +339,8 @@ impl Rewriter<'_> {
                         None,
                     ));
                 };
-                let missing_ok = matches!(rest.first(), Some(Expr::Value(v)) if v.value == Value::Boolean(true));
+                let missing_ok =
+                    matches!(rest.first(), Some(Expr::Value(v)) if v.value == Value::Boolean(true));
                 match self.context.setting(&setting.to_ascii_lowercase()) {
                     Some(value) => string(&value),
                     None if missing_ok => Expr::Value(Value::Null.into()),
@@ -251,7 +356,11 @@ impl Rewriter<'_> {
                     ));
                 };
                 let local = matches!(local, Expr::Value(v) if v.value == Value::Boolean(true));
-                string(&self.context.set_config(&setting.to_ascii_lowercase(), value, local)?)
+                string(
+                    &self
+                        .context
+                        .set_config(&setting.to_ascii_lowercase(), value, local)?,
+                )
             }
             ("current_user" | "session_user" | "user" | "current_role", []) => {
                 string(&self.context.user())
@@ -270,7 +379,11 @@ impl Rewriter<'_> {
                 let definitions = self.context.view_definitions();
                 match string_literal(target) {
                     Some(name) if name.parse::<u32>().is_err() => {
-                        let oid = self.context.relations().into_iter().find(|(_, n)| n == name);
+                        let oid = self
+                            .context
+                            .relations()
+                            .into_iter()
+                            .find(|(_, n)| n == name);
                         match oid.and_then(|(oid, _)| definitions.iter().find(|(o, _)| *o == oid)) {
                             Some((_, sql)) => string(sql),
                             None => Expr::Value(Value::Null.into()),
@@ -288,6 +401,50 @@ impl Rewriter<'_> {
             _ => return Ok(None),
         };
         Ok(Some(replaced))
+    }
+
+    /// Replaces each SELECT (of a UNION too) that yields no rows by `SELECT NULL AS name,
+    /// ... FROM <same>` without WHERE; true when the body itself was one.
+    fn blank_if_empty(&self, body: &mut SetExpr) -> bool {
+        match body {
+            SetExpr::SetOperation { left, right, .. } => {
+                self.blank_if_empty(left);
+                self.blank_if_empty(right);
+                false
+            }
+            SetExpr::Select(select) => {
+                let grouped = !matches!(&select.group_by, sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+                let empty = !grouped
+                    && !select.projection.iter().any(has_aggregate)
+                    && select.from.iter().any(|t| self.from_is_empty(t));
+                if !empty {
+                    return false;
+                }
+                let mut used = std::collections::HashSet::new();
+                for item in select.projection.iter_mut() {
+                    let name = match &*item {
+                        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                        SelectItem::UnnamedExpr(e) => figure_column_name(e),
+                        _ => continue,
+                    };
+                    // DataFusion wants distinct names; the result is renamed back to
+                    // Postgres' names after planning.
+                    let mut unique = name.clone();
+                    let mut n = 1;
+                    while !used.insert(unique.clone()) {
+                        n += 1;
+                        unique = format!("{name}_{n}");
+                    }
+                    *item = SelectItem::ExprWithAlias {
+                        expr: Expr::Value(Value::Null.into()),
+                        alias: Ident::with_quote('"', unique),
+                    };
+                }
+                select.selection = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// NULL, false or `[]` for a subquery whose FROM reads only catalog tables Palisade
@@ -404,15 +561,242 @@ impl Rewriter<'_> {
     }
 }
 
+/// A function in FROM, as Postgres reads it: a scalar function (`string_to_array(...) s`)
+/// is a one-row relation whose one column is named by the alias, and so is a set-returning
+/// one (`generate_series(1, 3) AS i`, whose column DataFusion calls `value`). Both become a
+/// derived table DataFusion plans.
+fn function_relation(factor: &TableFactor) -> Option<TableFactor> {
+    let TableFactor::Table {
+        name,
+        alias: Some(alias),
+        args: Some(args),
+        ..
+    } = factor
+    else {
+        return None;
+    };
+    if !alias.columns.is_empty() {
+        return None;
+    }
+    let function = match name.0.last() {
+        Some(ObjectNamePart::Identifier(i)) => i.value.to_ascii_lowercase(),
+        _ => return None,
+    };
+    let call = format!(
+        "{function}({})",
+        args.args
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let column = &alias.name;
+    let select = match function.as_str() {
+        "generate_series" | "range" => format!("SELECT value AS {column} FROM {call}"),
+        // unnest keeps its own column naming; DataFusion plans it as written.
+        "unnest" => return None,
+        _ => format!("SELECT {call} AS {column}"),
+    };
+    let sql = format!("SELECT * FROM ({select}) AS {column}");
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut statements = sqlparser::parser::Parser::parse_sql(&dialect, &sql).ok()?;
+    let sqlparser::ast::Statement::Query(query) = statements.pop()? else {
+        return None;
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    select.from.into_iter().next().map(|t| t.relation)
+}
+
+/// `x IN (SELECT v ...)` in a projection as `array_has((SELECT array_agg(v) ...), x)`:
+/// DataFusion runs IN subqueries only in filters, scalar subqueries also in projections.
+fn membership_test(e: &Expr) -> Option<Expr> {
+    let Expr::InSubquery {
+        expr,
+        subquery,
+        negated,
+    } = e
+    else {
+        return None;
+    };
+    let SetExpr::Select(select) = subquery.body.as_ref() else {
+        return None;
+    };
+    let [item] = select.projection.as_slice() else {
+        return None;
+    };
+    let value = match item {
+        SelectItem::UnnamedExpr(v) | SelectItem::ExprWithAlias { expr: v, .. } => v.clone(),
+        _ => return None,
+    };
+    let mut values = (**subquery).clone();
+    if let SetExpr::Select(select) = values.body.as_mut() {
+        select.projection = vec![SelectItem::ExprWithAlias {
+            expr: value,
+            alias: Ident::new("__palisade_member"),
+        }];
+    }
+    let sql = format!(
+        "SELECT coalesce(array_has((SELECT array_agg(__palisade_member) FROM ({values}) AS __palisade_members), 1), false)"
+    );
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut statements = sqlparser::parser::Parser::parse_sql(&dialect, &sql).ok()?;
+    let sqlparser::ast::Statement::Query(query) = statements.pop()? else {
+        return None;
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    let SelectItem::UnnamedExpr(mut test) = select.projection.into_iter().next()? else {
+        return None;
+    };
+    // The placeholder `1` becomes the tested value.
+    let _ = sqlparser::ast::visit_expressions_mut(&mut test, |e: &mut Expr| {
+        if let Expr::Function(f) = e
+            && matches!(f.name.0.last(), Some(ObjectNamePart::Identifier(i)) if i.value == "array_has")
+            && let FunctionArguments::List(list) = &mut f.args
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(second))) = list.args.get_mut(1)
+        {
+            *second = (**expr).clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Some(if *negated {
+        Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Not,
+            expr: Box::new(Expr::Nested(Box::new(test))),
+        }
+    } else {
+        test
+    })
+}
+
+/// `SELECT a, b FROM t ORDER BY <expr with a subquery>` as
+/// `SELECT "a", "b" FROM (SELECT a, b, <expr> AS __palisade_sort_1 FROM t) ORDER BY
+/// __palisade_sort_1`: DataFusion runs subqueries in projections but not in sorts, and
+/// Grafana's table picker sorts by whether a schema is on the search path.
+fn sort_outside(query: &Query) -> Option<Query> {
+    use sqlparser::ast::OrderByKind;
+    let order = query.order_by.as_ref()?;
+    let OrderByKind::Expressions(keys) = &order.kind else {
+        return None;
+    };
+    let has_subquery = |e: &Expr| {
+        let mut found = false;
+        let mut e = e.clone();
+        let _ = sqlparser::ast::visit_expressions_mut(&mut e, |e: &mut Expr| {
+            found |= matches!(
+                e,
+                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+            );
+            ControlFlow::<()>::Continue(())
+        });
+        found
+    };
+    if !keys.iter().any(|k| has_subquery(&k.expr)) || query.with.is_some() {
+        return None;
+    }
+    let names = postgres_column_names(query)?;
+    if names.iter().collect::<std::collections::HashSet<_>>().len() != names.len() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if select.distinct.is_some() {
+        return None;
+    }
+    let mut inner_select = select.clone();
+    // Every output column under its Postgres name, then the sort keys that are not plain
+    // positions or output names.
+    for (item, name) in inner_select.projection.iter_mut().zip(&names) {
+        if let SelectItem::UnnamedExpr(e) = item {
+            *item = SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias: Ident::with_quote('"', name.clone()),
+            };
+        }
+    }
+    let mut outer_keys = vec![];
+    for (i, key) in keys.iter().enumerate() {
+        let by_position_or_name = match &key.expr {
+            Expr::Value(v) => matches!(v.value, Value::Number(..)),
+            Expr::Identifier(id) => names.contains(&id.value),
+            _ => false,
+        };
+        let mut outer = key.clone();
+        if !by_position_or_name {
+            let hidden = format!("__palisade_sort_{}", i + 1);
+            inner_select.projection.push(SelectItem::ExprWithAlias {
+                expr: key.expr.clone(),
+                alias: Ident::new(&hidden),
+            });
+            outer.expr = Expr::Identifier(Ident::new(hidden));
+        }
+        outer_keys.push(outer);
+    }
+    let columns = names
+        .iter()
+        .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT {columns} FROM (SELECT 1) AS __palisade_sorted");
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut statements = sqlparser::parser::Parser::parse_sql(&dialect, &sql).ok()?;
+    let sqlparser::ast::Statement::Query(mut outer) = statements.pop()? else {
+        return None;
+    };
+    let inner = Query {
+        body: Box::new(SetExpr::Select(inner_select)),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        ..query.clone()
+    };
+    if let SetExpr::Select(outer_select) = outer.body.as_mut()
+        && let Some(TableFactor::Derived { subquery, .. }) =
+            outer_select.from.first_mut().map(|t| &mut t.relation)
+    {
+        *subquery = Box::new(inner);
+    }
+    outer.order_by = Some(sqlparser::ast::OrderBy {
+        kind: OrderByKind::Expressions(outer_keys),
+        interpolate: None,
+    });
+    outer.limit_clause = query.limit_clause.clone();
+    outer.fetch = query.fetch.clone();
+    Some(*outer)
+}
+
 fn has_aggregate(item: &SelectItem) -> bool {
     const AGGREGATES: &[&str] = &[
-        "count", "sum", "min", "max", "avg", "string_agg", "array_agg", "bool_and", "bool_or",
-        "every", "json_agg", "jsonb_agg",
+        "count",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "string_agg",
+        "array_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "json_agg",
+        "jsonb_agg",
     ];
-    let text = item.to_string().to_ascii_lowercase();
-    AGGREGATES
-        .iter()
-        .any(|a| text.contains(&format!("{a}(")))
+    // Aggregates inside a subquery belong to the subquery.
+    let mut outer = item.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut outer, |e: &mut Expr| {
+        if matches!(
+            e,
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+        ) {
+            *e = Expr::Value(Value::Null.into());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let text = outer.to_string().to_ascii_lowercase();
+    AGGREGATES.iter().any(|a| text.contains(&format!("{a}(")))
 }
 
 /// `pg_catalog.~` and friends: operators Postgres also spells without OPERATOR().

@@ -177,13 +177,31 @@ mod tests {
     #[test]
     fn set_spellings() {
         for (sql, expected) in [
-            ("SET search_path TO public", set("search_path", Some("public"))),
-            ("SET search_path = \"$user\", public", set("search_path", Some("$user, public"))),
-            ("set SESSION DateStyle = 'ISO, MDY'", set("datestyle", Some("ISO, MDY"))),
+            (
+                "SET search_path TO public",
+                set("search_path", Some("public")),
+            ),
+            (
+                "SET search_path = \"$user\", public",
+                set("search_path", Some("$user, public")),
+            ),
+            (
+                "set SESSION DateStyle = 'ISO, MDY'",
+                set("datestyle", Some("ISO, MDY")),
+            ),
             ("SET TIME ZONE 'UTC'", set("timezone", Some("UTC"))),
-            ("SET extra_float_digits = 3", set("extra_float_digits", Some("3"))),
-            ("SET statement_timeout = -1", set("statement_timeout", Some("-1"))),
-            ("SET application_name TO DEFAULT", set("application_name", None)),
+            (
+                "SET extra_float_digits = 3",
+                set("extra_float_digits", Some("3")),
+            ),
+            (
+                "SET statement_timeout = -1",
+                set("statement_timeout", Some("-1")),
+            ),
+            (
+                "SET application_name TO DEFAULT",
+                set("application_name", None),
+            ),
         ] {
             match one(sql) {
                 Statement::Set(s) => assert_eq!(s, expected, "{sql}"),
@@ -201,16 +219,24 @@ mod tests {
         );
         assert!(matches!(one("RESET ALL"), Statement::Reset(None)));
         assert!(matches!(one("DISCARD ALL"), Statement::Reset(None)));
-        assert!(matches!(one("RESET search_path"), Statement::Reset(Some(n)) if n == "search_path"));
+        assert!(
+            matches!(one("RESET search_path"), Statement::Reset(Some(n)) if n == "search_path")
+        );
         for (sql, step) in [
             ("BEGIN", TransactionStep::Begin),
-            ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", TransactionStep::Begin),
+            (
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                TransactionStep::Begin,
+            ),
             ("START TRANSACTION", TransactionStep::Begin),
             ("COMMIT", TransactionStep::Commit),
             ("END", TransactionStep::Commit),
             ("ROLLBACK", TransactionStep::Rollback),
         ] {
-            assert!(matches!(one(sql), Statement::Transaction(s) if s == step), "{sql}");
+            assert!(
+                matches!(one(sql), Statement::Transaction(s) if s == step),
+                "{sql}"
+            );
         }
     }
 

@@ -119,9 +119,11 @@ impl SchemaProvider for CatalogSchema {
             Which::InformationSchema => information_schema_table(name, &snapshot),
         };
         match built {
-            Ok(Some(rows)) => Ok(Some(rows.into_table().map_err(|e| {
-                datafusion::error::DataFusionError::Internal(e.to_string())
-            })? as Arc<dyn TableProvider>)),
+            Ok(Some(rows)) => Ok(Some(
+                rows.into_table()
+                    .map_err(|e| datafusion::error::DataFusionError::Internal(e.to_string()))?
+                    as Arc<dyn TableProvider>,
+            )),
             Ok(None) => Ok(None),
             Err(e) => Err(datafusion::error::DataFusionError::Internal(e.to_string())),
         }
@@ -217,15 +219,20 @@ fn pg_table(
                     text(r.kind.relkind()),
                     int2(r.columns.len().min(i16::MAX as usize) as i16),
                     int2(0),
-                    // A view's query is its rule in Postgres; psql asks for rules only
-                    // when this is set, and there are none besides the view's own.
-                    boolean(r.kind == RelationKind::System),
+                    // A view's query is its rule in Postgres (materialized ones too);
+                    // psql asks for other rules only when this is set, and finds none.
+                    boolean(r.kind != RelationKind::Source),
                     boolean(false),
                     boolean(false),
                     boolean(false),
                     boolean(false),
                     boolean(true),
-                    text(if r.kind == RelationKind::Source { "d" } else { "n" }),
+                    // Postgres' defaults: tables and materialized views 'd', views 'n'.
+                    text(if r.kind == RelationKind::System {
+                        "n"
+                    } else {
+                        "d"
+                    }),
                     boolean(false),
                     oid(0),
                     oid(0),
@@ -472,7 +479,12 @@ fn pg_table(
                 ("amhandler", Text),
                 ("amtype", Text),
             ]);
-            rows.push(vec![oid(2), text("heap"), text("heap_tableam_handler"), text("t")]);
+            rows.push(vec![
+                oid(2),
+                text("heap"),
+                text("heap_tableam_handler"),
+                text("t"),
+            ]);
             rows.push(vec![oid(403), text("btree"), text("bthandler"), text("i")]);
             rows
         }
@@ -588,7 +600,12 @@ fn pg_table(
 fn empty_table(name: &str) -> Rows {
     use Col::*;
     let columns: &[(&str, Col)] = match name {
-        "pg_attrdef" => &[("oid", Oid), ("adrelid", Oid), ("adnum", Int2), ("adbin", Text)],
+        "pg_attrdef" => &[
+            ("oid", Oid),
+            ("adrelid", Oid),
+            ("adnum", Int2),
+            ("adbin", Text),
+        ],
         "pg_collation" => &[
             ("oid", Oid),
             ("collname", Text),
@@ -622,7 +639,11 @@ fn empty_table(name: &str) -> Rows {
             ("extrelocatable", Bool),
             ("extversion", Text),
         ],
-        "pg_foreign_table" => &[("ftrelid", Oid), ("ftserver", Oid), ("ftoptions", TextArray)],
+        "pg_foreign_table" => &[
+            ("ftrelid", Oid),
+            ("ftserver", Oid),
+            ("ftoptions", TextArray),
+        ],
         "pg_index" => &[
             ("indexrelid", Oid),
             ("indrelid", Oid),

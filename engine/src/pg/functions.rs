@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListBuilder, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, UInt32Type};
 use datafusion::common::{Result, ScalarValue};
@@ -113,7 +113,10 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
     use DataType::{Boolean, Int32, Int64, UInt32, Utf8};
     let oid_typmod = vec![vec![UInt32, Int32]];
     ctx.register_udf(function("format_type", oid_typmod, Utf8, |a, _| {
-        let (oids, mods) = (a[0].as_primitive::<UInt32Type>(), a[1].as_primitive::<Int32Type>());
+        let (oids, mods) = (
+            a[0].as_primitive::<UInt32Type>(),
+            a[1].as_primitive::<Int32Type>(),
+        );
         let mut out = StringBuilder::new();
         for i in 0..oids.len() {
             if oids.is_null(i) {
@@ -130,14 +133,23 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
         Ok(Arc::new(out.finish()))
     }));
     for (name, arities) in [
-        ("pg_get_expr", vec![vec![Utf8, UInt32], vec![Utf8, UInt32, Boolean]]),
+        (
+            "pg_get_expr",
+            vec![vec![Utf8, UInt32], vec![Utf8, UInt32, Boolean]],
+        ),
         ("col_description", vec![vec![UInt32, Int32]]),
         ("obj_description", vec![vec![UInt32], vec![UInt32, Utf8]]),
         ("shobj_description", vec![vec![UInt32, Utf8]]),
         ("pg_get_ruledef", vec![vec![UInt32], vec![UInt32, Boolean]]),
         ("pg_get_statisticsobjdef_columns", vec![vec![UInt32]]),
-        ("pg_get_constraintdef", vec![vec![UInt32], vec![UInt32, Boolean]]),
-        ("pg_get_indexdef", vec![vec![UInt32], vec![UInt32, Int32, Boolean]]),
+        (
+            "pg_get_constraintdef",
+            vec![vec![UInt32], vec![UInt32, Boolean]],
+        ),
+        (
+            "pg_get_indexdef",
+            vec![vec![UInt32], vec![UInt32, Int32, Boolean]],
+        ),
     ] {
         ctx.register_udf(function(name, arities, Utf8, |_, rows| Ok(nulls(rows))));
     }
@@ -199,30 +211,40 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
     ctx.register_udf(function("quote_ident", vec![vec![Utf8]], Utf8, |a, _| {
         let names = a[0].as_string::<i32>();
         Ok(Arc::new(
-            names.iter().map(|n| n.map(quote_ident)).collect::<StringArray>(),
+            names
+                .iter()
+                .map(|n| n.map(quote_ident))
+                .collect::<StringArray>(),
         ))
     }));
-    ctx.register_udf(function("parse_ident", vec![vec![Utf8], vec![Utf8, Boolean]], text_list(), |a, _| {
-        let names = a[0].as_string::<i32>();
-        let mut out = ListBuilder::new(StringBuilder::new());
-        for name in names.iter() {
-            match name {
-                Some(n) => {
-                    for part in parse_ident(n) {
-                        out.values().append_value(part);
+    ctx.register_udf(function(
+        "parse_ident",
+        vec![vec![Utf8], vec![Utf8, Boolean]],
+        text_list(),
+        |a, _| {
+            let names = a[0].as_string::<i32>();
+            let mut out = ListBuilder::new(StringBuilder::new());
+            for name in names.iter() {
+                match name {
+                    Some(n) => {
+                        for part in parse_ident(n) {
+                            out.values().append_value(part);
+                        }
+                        out.append(true);
                     }
-                    out.append(true);
+                    None => out.append(false),
                 }
-                None => out.append(false),
             }
-        }
-        Ok(Arc::new(out.finish()))
-    }));
+            Ok(Arc::new(out.finish()))
+        },
+    ));
     for (name, upper) in [("array_lower", false), ("array_upper", true)] {
         ctx.register_udf(function(
             name,
             vec![vec![text_list(), Int64]],
-            Int32,
+            // Postgres says int4; int8 is what generate_series, where clients pass the
+            // bounds, takes in DataFusion.
+            Int64,
             move |a, _| {
                 let lists = a[0].as_list::<i32>();
                 let dims = a[1].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
@@ -230,12 +252,21 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
                     (0..lists.len())
                         .map(|i| {
                             // One-dimensional arrays start at 1; empty ones have no bounds.
-                            let len = if lists.is_null(i) { 0 } else { lists.value(i).len() };
+                            let len = if lists.is_null(i) {
+                                0
+                            } else {
+                                lists.value(i).len()
+                            };
                             let first_dim = !dims.is_null(i) && dims.value(i) == 1;
-                            (first_dim && len > 0)
-                                .then(|| if upper { i32::try_from(len).unwrap_or(i32::MAX) } else { 1 })
+                            (first_dim && len > 0).then(|| {
+                                if upper {
+                                    i64::try_from(len).unwrap_or(i64::MAX)
+                                } else {
+                                    1
+                                }
+                            })
                         })
-                        .collect::<Int32Array>(),
+                        .collect::<Int64Array>(),
                 ))
             },
         ));
@@ -246,8 +277,8 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
 /// starting with a digit (and not a reserved word; the few that matter here are checked).
 pub fn quote_ident(name: &str) -> String {
     const RESERVED: &[&str] = &[
-        "all", "and", "as", "select", "from", "where", "table", "user", "order", "group",
-        "limit", "window", "end", "case", "when", "then", "else", "null", "true", "false",
+        "all", "and", "as", "select", "from", "where", "table", "user", "order", "group", "limit",
+        "window", "end", "case", "when", "then", "else", "null", "true", "false",
     ];
     let plain = name
         .chars()

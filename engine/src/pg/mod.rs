@@ -93,7 +93,10 @@ impl PgContext for QueryContext<'_> {
     }
 
     fn namespaces(&self) -> Vec<(u32, String)> {
-        NAMESPACES.iter().map(|(o, n)| (*o, n.to_string())).collect()
+        NAMESPACES
+            .iter()
+            .map(|(o, n)| (*o, n.to_string()))
+            .collect()
     }
 
     fn types(&self) -> Vec<(u32, String)> {

@@ -55,8 +55,22 @@ pub const BPCHAR: PgType = t(1042, "bpchar", "character", -1, "S", 1014);
 pub const VARCHAR: PgType = t(1043, "varchar", "character varying", -1, "S", 1015);
 pub const DATE: PgType = t(1082, "date", "date", 4, "D", 1182);
 pub const TIME: PgType = t(1083, "time", "time without time zone", 8, "D", 1183);
-pub const TIMESTAMP: PgType = t(1114, "timestamp", "timestamp without time zone", 8, "D", 1115);
-pub const TIMESTAMPTZ: PgType = t(1184, "timestamptz", "timestamp with time zone", 8, "D", 1185);
+pub const TIMESTAMP: PgType = t(
+    1114,
+    "timestamp",
+    "timestamp without time zone",
+    8,
+    "D",
+    1115,
+);
+pub const TIMESTAMPTZ: PgType = t(
+    1184,
+    "timestamptz",
+    "timestamp with time zone",
+    8,
+    "D",
+    1185,
+);
 pub const INTERVAL: PgType = t(1186, "interval", "interval", 16, "T", 1187);
 pub const NUMERIC: PgType = t(1700, "numeric", "numeric", -1, "N", 1231);
 pub const REGCLASS: PgType = t(2205, "regclass", "regclass", 4, "N", 2210);
@@ -65,8 +79,30 @@ pub const JSONB: PgType = t(3802, "jsonb", "jsonb", -1, "U", 3807);
 
 /// Every base type `pg_type` lists (their array types are derived from these).
 pub const BASE_TYPES: &[PgType] = &[
-    BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID, JSON, FLOAT4, FLOAT8, UNKNOWN, BPCHAR,
-    VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, REGCLASS, UUID, JSONB,
+    BOOL,
+    BYTEA,
+    CHAR,
+    NAME,
+    INT8,
+    INT2,
+    INT4,
+    TEXT,
+    OID,
+    JSON,
+    FLOAT4,
+    FLOAT8,
+    UNKNOWN,
+    BPCHAR,
+    VARCHAR,
+    DATE,
+    TIME,
+    TIMESTAMP,
+    TIMESTAMPTZ,
+    INTERVAL,
+    NUMERIC,
+    REGCLASS,
+    UUID,
+    JSONB,
 ];
 
 /// The Postgres type a column of `data_type` is announced as. Types Postgres has no
