@@ -11,6 +11,9 @@
 //! - [`wire`]: SQL over the Postgres wire, through `palisade_server::serve`.
 //! - [`pg_cells`]: Postgres result values as the same text [`format`] gives Arrow values.
 //! - [`server_process`]: the real `palisade` binary as a child process, for end-to-end tests.
+//! - [`simple_client`]: simple queries with the column type OIDs, as Grafana and psql read
+//!   answers.
+//! - [`grafana_macros`]: Grafana's `$__` macros expanded as Grafana does.
 //! - [`events`]: seed-003-shaped events for property tests and benchmarks.
 //! - [`broker`]: a real Kafka-compatible broker (Tansu) as a child process, killed and
 //!   restarted by end-to-end tests; topic creation and high watermarks.
@@ -25,11 +28,13 @@ pub mod bench;
 pub mod broker;
 pub mod events;
 pub mod format;
+pub mod grafana_macros;
 pub mod harness;
 pub mod kafka_workload;
 pub mod oracle;
 pub mod pg_cells;
 pub mod server_process;
+pub mod simple_client;
 pub mod slt;
 pub mod view_check;
 pub mod wire;
