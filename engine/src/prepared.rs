@@ -2,8 +2,14 @@
 //! needs. `prepare` says what a statement takes and returns without running it (Describe);
 //! `execute_with_params` runs it with bound values (Bind + Execute).
 
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::expr::Placeholder;
+use datafusion::logical_expr::{Cast, Expr, LogicalPlan, TryCast};
 use palisade_sql::{PlanErrorKind, Statement, parse_statements};
 
 use crate::database::{Database, StatementResult};
@@ -23,11 +29,20 @@ impl Database {
     /// Parses and plans one statement without running it; `None` for a text that holds no
     /// statement (only comments or semicolons).
     pub async fn prepare(&self, sql: &str) -> Result<Option<Prepared>> {
-        self.prepare_in(&mut Session::default(), sql).await
+        self.prepare_in(&mut Session::default(), sql, &[]).await
     }
 
-    /// [`Database::prepare`] in a client's session.
-    pub async fn prepare_in(&self, session: &mut Session, sql: &str) -> Result<Option<Prepared>> {
+    /// [`Database::prepare`] in a client's session, with the types the client gave
+    /// parameters at Parse: `declared[n]` for `$n+1`, `None` where it left the type open. As
+    /// in PostgreSQL, a declared type applies to a parameter the statement does not type
+    /// itself (`SELECT $1`), so the columns described are those the statement will return
+    /// once bound.
+    pub async fn prepare_in(
+        &self,
+        session: &mut Session,
+        sql: &str,
+        declared: &[Option<DataType>],
+    ) -> Result<Option<Prepared>> {
         let mut statements = parse_statements(sql)?;
         if statements.len() > 1 {
             return Err(EngineError::Sql(palisade_sql::SqlError::Syntax {
@@ -45,6 +60,7 @@ impl Database {
                     .plan_select(*query, session)
                     .await
                     .map_err(|e| e.or_position(at))?;
+                let plan = type_open_parameters(plan, declared)?;
                 let types = plan.get_parameter_types()?;
                 let mut params = vec![None; parameter_count(types.keys())?];
                 for (name, data_type) in types {
@@ -149,6 +165,62 @@ impl Database {
     }
 }
 
+/// Gives a type to every parameter the planner left untyped, as PostgreSQL would: the type
+/// the client declared for it, else the type of a cast it sits under (`$1::timestamp`).
+/// DataFusion infers parameter types from comparisons, BETWEEN, IN and LIKE only, so without
+/// this `SELECT $1::timestamp` describes `$1` as TEXT (asyncpg then refuses to send a
+/// datetime, and a text value with an offset is shifted to UTC by the cast) and `SELECT $1`
+/// describes a TEXT column whatever type the value bound later has.
+fn type_open_parameters(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
+    let mut cast_to: HashMap<String, DataType> = HashMap::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) = e
+                    && let Expr::Placeholder(Placeholder { id, field: None }) = expr.as_ref()
+                {
+                    cast_to
+                        .entry(id.clone())
+                        .or_insert_with(|| field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    let type_of = |id: &str| {
+        parameter_index(id)
+            .ok()
+            .and_then(|i| declared.get(i).cloned().flatten())
+            .or_else(|| cast_to.get(id).cloned())
+    };
+    let open = plan
+        .get_parameter_types()?
+        .into_iter()
+        .any(|(id, t)| t.is_none() && type_of(&id).is_some());
+    if !open {
+        return Ok(plan);
+    }
+    // Bottom up, so each node's schema is recomputed over its inputs' new schemas.
+    let typed = plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform(|e| match e {
+                Expr::Placeholder(Placeholder { id, field: None }) => Ok(match type_of(&id) {
+                    Some(t) => Transformed::yes(Expr::Placeholder(Placeholder::new_with_field(
+                        id,
+                        Some(Arc::new(Field::new("", t, true))),
+                    ))),
+                    None => {
+                        Transformed::no(Expr::Placeholder(Placeholder::new_with_field(id, None)))
+                    }
+                }),
+                other => Ok(Transformed::no(other)),
+            })
+        })?
+        .map_data(LogicalPlan::recompute_schema)
+    })?;
+    Ok(typed.data)
+}
+
 /// `$3` is parameter index 2.
 fn parameter_index(name: &str) -> Result<usize> {
     name.strip_prefix('$')
@@ -165,4 +237,46 @@ fn parameter_count<'a>(names: impl Iterator<Item = &'a String>) -> Result<usize>
         count = count.max(parameter_index(name)? + 1);
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+
+    use crate::{Database, DatabaseOptions};
+
+    const TIMESTAMP: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+    #[tokio::test]
+    async fn a_cast_types_its_parameter() {
+        let db = Database::new(DatabaseOptions::default());
+        let prepared = db
+            .prepare("SELECT $1::timestamp AS t, $2 AS open")
+            .await
+            .expect("plans")
+            .expect("a statement");
+        // DataFusion's TIMESTAMP is in nanoseconds; both are Postgres' TIMESTAMP.
+        let timestamp = DataType::Timestamp(TimeUnit::Nanosecond, None);
+        assert_eq!(prepared.params, [Some(timestamp.clone()), None]);
+        let schema = prepared.schema.expect("rows");
+        assert_eq!(schema.field(0).data_type(), &timestamp);
+    }
+
+    #[tokio::test]
+    async fn a_declared_type_types_an_open_parameter_and_its_column() {
+        let db = Database::new(DatabaseOptions::default());
+        let prepared = db
+            .prepare_in(
+                &mut crate::session::Session::default(),
+                "SELECT $1 AS t, $2 AS n",
+                &[Some(TIMESTAMP), Some(DataType::Int16)],
+            )
+            .await
+            .expect("plans")
+            .expect("a statement");
+        assert_eq!(prepared.params, [Some(TIMESTAMP), Some(DataType::Int16)]);
+        let schema = prepared.schema.expect("rows");
+        assert_eq!(schema.field(0).data_type(), &TIMESTAMP);
+        assert_eq!(schema.field(1).data_type(), &DataType::Int16);
+    }
 }

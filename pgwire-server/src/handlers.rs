@@ -216,17 +216,21 @@ impl QueryParser for Parser {
         &self,
         client: &C,
         sql: &str,
-        _types: &[Option<Type>],
+        types: &[Option<Type>],
     ) -> PgWireResult<Option<PreparedStatement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         let db = self.db.clone();
         let text = sql.to_string();
+        let declared: Vec<_> = types
+            .iter()
+            .map(|t| t.as_ref().and_then(params::declared_data_type))
+            .collect();
         let session = session(client);
         let prepared = detached(async move {
             let mut session = session.lock().await;
-            db.prepare_in(&mut session, &text).await
+            db.prepare_in(&mut session, &text, &declared).await
         })
         .await?
         .map_err(|e| to_pgwire(&e, sql))?;
@@ -234,13 +238,20 @@ impl QueryParser for Parser {
         let Some(prepared) = prepared else {
             return Ok(None);
         };
+        // ParameterDescription repeats the types the client declared, as Postgres does: they
+        // are the types its values arrive in (`params::values` decodes by them).
+        let params = prepared
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match types.get(i).cloned().flatten() {
+                Some(ty) if params::declared_data_type(&ty).is_some() => ty,
+                _ => params::described_type(t.as_ref()),
+            })
+            .collect();
         Ok(Some(PreparedStatement {
             sql: sql.to_string(),
-            params: prepared
-                .params
-                .iter()
-                .map(|t| params::described_type(t.as_ref()))
-                .collect(),
+            params,
             schema: prepared.schema,
         }))
     }

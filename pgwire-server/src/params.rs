@@ -2,7 +2,7 @@
 //! described as.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use pgwire::api::Type;
 use pgwire::api::portal::Portal;
@@ -16,6 +16,25 @@ use crate::errors::user_error;
 /// then sends text and the engine coerces it where it is used).
 pub fn described_type(data_type: Option<&DataType>) -> Type {
     data_type.map_or(Type::TEXT, pg_type)
+}
+
+/// The Arrow type of a parameter the client declared as `ty` at Parse, for the types whose
+/// values [`values`] decodes; `None` for the others (and UNKNOWN), which leave the type to
+/// the statement.
+pub fn declared_data_type(ty: &Type) -> Option<DataType> {
+    Some(match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::TIMESTAMP => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Type::TIMESTAMPTZ => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+        Type::DATE => DataType::Date32,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        _ => return None,
+    })
 }
 
 /// The value of every parameter of `portal`, decoded by its type: the client's when it
@@ -82,4 +101,30 @@ fn value<S: Clone>(portal: &Portal<S>, i: usize, ty: &Type) -> PgWireResult<Scal
         }
     };
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_map_back_to_the_types_they_are_described_as() {
+        for ty in [
+            Type::BOOL,
+            Type::INT2,
+            Type::INT4,
+            Type::INT8,
+            Type::FLOAT4,
+            Type::FLOAT8,
+            Type::TIMESTAMP,
+            Type::TIMESTAMPTZ,
+            Type::DATE,
+            Type::TEXT,
+        ] {
+            let data_type = declared_data_type(&ty).expect("a decodable type");
+            assert_eq!(described_type(Some(&data_type)), ty);
+        }
+        assert_eq!(declared_data_type(&Type::UNKNOWN), None);
+        assert_eq!(declared_data_type(&Type::JSON), None);
+    }
 }
