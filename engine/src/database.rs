@@ -922,13 +922,10 @@ impl Database {
             let flow = self.dataflow();
             for name in &catalog.order {
                 if let (Some(def), Some(s)) = (catalog.sources.get(name), flow.sources.get(name)) {
-                    relations.push(user_relation(
-                        def.id,
-                        name,
-                        RelationKind::Source,
-                        &s.schema,
-                        None,
-                    ));
+                    let mut relation =
+                        user_relation(def.id, name, RelationKind::Source, &s.schema, None);
+                    relation.declared = declared_types(&def.sql);
+                    relations.push(relation);
                 } else if let (Some(def), Some(v)) = (catalog.views.get(name), flow.views.get(name))
                 {
                     // Postgres' pg_get_viewdef: indented over lines, a leading space, a `;`.
@@ -975,6 +972,26 @@ fn without_common_subexpressions(ctx: SessionContext) -> SessionContext {
         .with_optimizer_rules(rules)
         .build();
     SessionContext::new_with_state(state)
+}
+
+/// The type OIDs a source's columns were declared with, where the Arrow type forgets them:
+/// VARCHAR (Utf8, like TEXT).
+fn declared_types(create_source_sql: &str) -> Vec<Option<u32>> {
+    let Ok(mut statements) = palisade_sql::parse_statements(create_source_sql) else {
+        return vec![];
+    };
+    let Some(Statement::CreateSource(source)) = statements.pop().map(|s| s.statement) else {
+        return vec![];
+    };
+    source
+        .columns
+        .iter()
+        .map(|c| {
+            let t = c.sql_type.to_ascii_uppercase();
+            (t.starts_with("VARCHAR") || t.starts_with("CHARACTER VARYING"))
+                .then_some(crate::pg::types::VARCHAR.oid)
+        })
+        .collect()
 }
 
 /// `schema` with its columns named `names` (when there is one name per column).

@@ -79,7 +79,12 @@ pub fn rewrite_for_postgres_clients(query: &mut Query, context: &mut dyn PgConte
 /// with its own names and renames the result to these. `None` where the projection has a
 /// wildcard (its names are the columns').
 pub fn postgres_column_names(query: &Query) -> Option<Vec<String>> {
-    let SetExpr::Select(select) = query.body.as_ref() else {
+    // A UNION's columns are named by its first branch.
+    let mut body = query.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(select) = body else {
         return None;
     };
     select
@@ -94,38 +99,54 @@ pub fn postgres_column_names(query: &Query) -> Option<Vec<String>> {
 }
 
 fn figure_column_name(e: &Expr) -> String {
+    named(e).map_or_else(|| "?column?".to_string(), |(name, _)| name)
+}
+
+/// Postgres' FigureColnameInternal: a name and its strength, 2 for names from columns,
+/// functions and subqueries, 1 for the weaker ones (a cast's type, `case`), which a CASE
+/// does not take from its ELSE.
+fn named(e: &Expr) -> Option<(String, u8)> {
+    let strong = |s: &str| Some((s.to_string(), 2));
     match e {
-        Expr::Identifier(i) => i.value.clone(),
-        Expr::CompoundIdentifier(parts) => {
-            parts.last().map_or("?column?".into(), |i| i.value.clone())
-        }
+        Expr::Identifier(i) => strong(&i.value),
+        Expr::CompoundIdentifier(parts) => parts.last().and_then(|i| strong(&i.value)),
         Expr::Function(f) => match f.name.0.last() {
-            Some(ObjectNamePart::Identifier(i)) => i.value.to_ascii_lowercase(),
-            _ => "?column?".into(),
+            Some(ObjectNamePart::Identifier(i)) => strong(&i.value.to_ascii_lowercase()),
+            _ => None,
         },
         Expr::Cast {
             expr, data_type, ..
-        } => match figure_column_name(expr).as_str() {
-            "?column?" => custom_type_name(data_type)
-                .unwrap_or_else(|| data_type.to_string().to_ascii_lowercase()),
-            name => name.to_string(),
+        } => named(expr).or_else(|| {
+            Some((
+                custom_type_name(data_type)
+                    .unwrap_or_else(|| data_type.to_string().to_ascii_lowercase()),
+                1,
+            ))
+        }),
+        Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => named(inner),
+        Expr::Case { else_result, .. } => match else_result.as_deref().and_then(named) {
+            Some((name, 2)) => Some((name, 2)),
+            _ => Some(("case".into(), 1)),
         },
-        Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure_column_name(inner),
-        Expr::Case { .. } => "case".into(),
-        Expr::Exists { .. } => "exists".into(),
-        Expr::Array(_) => "array".into(),
+        // A scalar subquery is named by its one column.
+        Expr::Subquery(q) => postgres_column_names(q)
+            .and_then(|n| n.into_iter().next())
+            .filter(|n| n != "?column?")
+            .map(|n| (n, 2)),
+        Expr::Exists { .. } => strong("exists"),
+        Expr::Array(_) => strong("array"),
         Expr::Trim { trim_where, .. } => match trim_where {
-            Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim".into(),
-            Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim".into(),
-            _ => "btrim".into(),
+            Some(sqlparser::ast::TrimWhereField::Leading) => strong("ltrim"),
+            Some(sqlparser::ast::TrimWhereField::Trailing) => strong("rtrim"),
+            _ => strong("btrim"),
         },
-        Expr::Extract { .. } => "extract".into(),
-        Expr::Floor { .. } => "floor".into(),
-        Expr::Ceil { .. } => "ceil".into(),
-        Expr::Substring { .. } => "substring".into(),
-        Expr::Position { .. } => "position".into(),
-        Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => "bool".into(),
-        _ => "?column?".into(),
+        Expr::Extract { .. } => strong("extract"),
+        Expr::Floor { .. } => strong("floor"),
+        Expr::Ceil { .. } => strong("ceil"),
+        Expr::Substring { .. } => strong("substring"),
+        Expr::Position { .. } => strong("position"),
+        Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some(("bool".into(), 1)),
+        _ => None,
     }
 }
 
@@ -435,8 +456,14 @@ impl Rewriter<'_> {
                         n += 1;
                         unique = format!("{name}_{n}");
                     }
+                    let original = match &*item {
+                        SelectItem::ExprWithAlias { expr, .. } | SelectItem::UnnamedExpr(expr) => {
+                            expr.clone()
+                        }
+                        _ => continue,
+                    };
                     *item = SelectItem::ExprWithAlias {
-                        expr: Expr::Value(Value::Null.into()),
+                        expr: typed_null(&original),
                         alias: Ident::with_quote('"', unique),
                     };
                 }
@@ -607,6 +634,51 @@ fn function_relation(factor: &TableFactor) -> Option<TableFactor> {
         return None;
     };
     select.from.into_iter().next().map(|t| t.relation)
+}
+
+/// What stands for `e` in a SELECT that has no rows: a column of an (empty) table plans as
+/// it is and keeps its type; a comparison is a boolean NULL, a cast a NULL of its type, and
+/// anything else a text NULL.
+fn typed_null(e: &Expr) -> Expr {
+    let null = Expr::Value(Value::Null.into());
+    let cast = |data_type: DataType| Expr::Cast {
+        kind: sqlparser::ast::CastKind::Cast,
+        expr: Box::new(null.clone()),
+        data_type,
+        array: false,
+        format: None,
+    };
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => e.clone(),
+        Expr::Nested(inner) => typed_null(inner),
+        Expr::BinaryOp { op, .. }
+            if matches!(
+                op,
+                BinaryOperator::Eq
+                    | BinaryOperator::NotEq
+                    | BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq
+                    | BinaryOperator::And
+                    | BinaryOperator::Or
+            ) =>
+        {
+            cast(DataType::Boolean)
+        }
+        Expr::AnyOp { .. }
+        | Expr::AllOp { .. }
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::InList { .. }
+        | Expr::Exists { .. } => cast(DataType::Boolean),
+        Expr::Cast { data_type, .. } => match plain_type(data_type) {
+            Some(t) => cast(t),
+            None if custom_type_name(data_type).is_none() => cast(data_type.clone()),
+            None => null,
+        },
+        _ => null,
+    }
 }
 
 /// `x IN (SELECT v ...)` in a projection as `array_has((SELECT array_agg(v) ...), x)`:

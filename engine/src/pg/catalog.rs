@@ -16,7 +16,7 @@ use super::snapshot::{
     DATABASE_OID, NAMESPACES, OWNER_OID, PgSnapshot, RelationKind, SharedSnapshot, namespace_oid,
     read,
 };
-use super::types::{self, BASE_TYPES, pg_type, type_modifier};
+use super::types::{self, BASE_TYPES, type_modifier};
 use crate::error::Result;
 
 /// `public`'s owner in Postgres 15, as `\dn` shows it.
@@ -271,7 +271,7 @@ fn pg_table(
             ]);
             for r in &snapshot.relations {
                 for (i, f) in r.columns.iter().enumerate() {
-                    let t = pg_type(f.data_type());
+                    let t = r.column_type(i);
                     let variable = t.len < 0;
                     rows.push(vec![
                         oid(r.oid),
@@ -839,7 +839,7 @@ fn information_schema_table(name: &str, snapshot: &PgSnapshot) -> Result<Option<
             ]);
             for r in &snapshot.relations {
                 for (i, f) in r.columns.iter().enumerate() {
-                    let t = pg_type(f.data_type());
+                    let t = r.column_type(i);
                     let (precision, radix, scale) = numeric_facts(f.data_type());
                     let datetime = matches!(t.category, "D").then_some(6);
                     rows.push(vec![

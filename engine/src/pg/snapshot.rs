@@ -64,6 +64,9 @@ pub struct PgRelation {
     pub schema: &'static str,
     pub kind: RelationKind,
     pub columns: Vec<FieldRef>,
+    /// Per column, the type OID its declaration names where that says more than its Arrow
+    /// type (a source's VARCHAR column is Utf8 like TEXT, but `\d` shows what was declared).
+    pub declared: Vec<Option<u32>>,
     /// A view's query as `pg_get_viewdef` returns it; None for sources and system tables.
     pub definition: Option<String>,
 }
@@ -74,6 +77,21 @@ pub struct PgSnapshot {
     /// The database clients open (`current_database()`, `table_catalog`).
     pub database: String,
     pub relations: Vec<PgRelation>,
+}
+
+impl PgRelation {
+    /// Column `i`'s Postgres type.
+    pub fn column_type(&self, i: usize) -> super::types::PgType {
+        let arrow = super::types::pg_type(self.columns[i].data_type());
+        match self.declared.get(i).copied().flatten() {
+            Some(oid) => super::types::BASE_TYPES
+                .iter()
+                .copied()
+                .find(|t| t.oid == oid)
+                .unwrap_or(arrow),
+            None => arrow,
+        }
+    }
 }
 
 impl PgSnapshot {
@@ -108,6 +126,7 @@ pub fn user_relation(
         schema: "public",
         kind,
         columns: schema.fields().iter().cloned().collect(),
+        declared: vec![],
         definition,
     }
 }
@@ -120,6 +139,7 @@ pub fn system_relation(index: usize, name: &str, schema: &SchemaRef) -> PgRelati
         schema: "palisade",
         kind: RelationKind::System,
         columns: schema.fields().iter().cloned().collect(),
+        declared: vec![],
         definition: None,
     }
 }
