@@ -1159,6 +1159,34 @@ mod tests {
     }
 
     #[test]
+    fn columns_are_named_as_postgres_names_them() {
+        let names = |sql: &str| {
+            let Statement::Query(q) = parse_statements(sql).expect(sql).remove(0).statement else {
+                panic!("not a query");
+            };
+            postgres_column_names(&q).expect("names")
+        };
+        assert_eq!(
+            names(
+                "SELECT count(*), a.relname, 1, x::regclass, CASE WHEN b THEN 1 ELSE c.reloftype::text END, (SELECT pg_get_expr(d) FROM t), trim(trailing ';' from r) AS trimmed"
+            ),
+            [
+                "count",
+                "relname",
+                "?column?",
+                "x",
+                "reloftype",
+                "pg_get_expr",
+                "trimmed"
+            ]
+        );
+        assert_eq!(
+            names("SELECT pubname, NULL FROM p UNION SELECT x, y FROM q"),
+            ["pubname", "?column?"]
+        );
+    }
+
+    #[test]
     fn reg_casts_name_catalog_rows() {
         assert_eq!(
             rewritten("SELECT 'public.v'::regclass").unwrap(),

@@ -2,15 +2,18 @@
 //! `Slt(InProcess::default())`.
 
 use async_trait::async_trait;
+use palisade_engine::session::Session;
 use palisade_engine::{Database, DatabaseOptions, StatementResult};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 use crate::format::rendered;
 use crate::harness::{SltError, SltTarget};
 
-/// A fresh database per file, recording inputs so `CHECK ORACLE` can run.
+/// A fresh database per file, recording inputs so `CHECK ORACLE` can run, and one session
+/// for the file, as a connection over the wire has.
 pub struct InProcess {
     pub db: Database,
+    session: Session,
 }
 
 impl Default for InProcess {
@@ -21,6 +24,7 @@ impl Default for InProcess {
                 test_clock: true,
                 ..DatabaseOptions::default()
             }),
+            session: Session::default(),
         }
     }
 }
@@ -32,19 +36,12 @@ impl SltTarget for InProcess {
     }
 
     async fn run_script(&mut self, sql: &str) -> Result<(), SltError> {
-        self.db
-            .execute(sql)
-            .await
-            .map_err(|e| SltError::new(e.to_string()))?;
+        self.run(sql).await?;
         Ok(())
     }
 
     async fn run_sql(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        let mut results = self
-            .db
-            .execute(sql)
-            .await
-            .map_err(|e| SltError::new(e.to_string()))?;
+        let mut results = self.run(sql).await?;
         match results.pop() {
             Some(StatementResult::Rows { schema, batches }) => Ok(DBOutput::Rows {
                 types: schema
@@ -55,6 +52,15 @@ impl SltTarget for InProcess {
                 rows: rendered(&batches),
             }),
             _ => Ok(DBOutput::StatementComplete(0)),
+        }
+    }
+}
+
+impl InProcess {
+    async fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>, SltError> {
+        match self.db.execute_each_in(&mut self.session, sql).await {
+            (results, None) => Ok(results),
+            (_, Some(e)) => Err(SltError::new(e.to_string())),
         }
     }
 }
