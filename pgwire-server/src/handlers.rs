@@ -15,10 +15,7 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers,
-    RandomPidSecretKeyGenerator, Type,
-};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
@@ -26,7 +23,7 @@ use crate::encode;
 use crate::errors::{error_response, to_pgwire, user_error};
 use crate::params;
 use crate::server::ServerOptions;
-use crate::startup::Startup;
+use crate::startup::{Startup, ensure_admitted};
 
 /// Everything a connection needs; one per server, shared by all connections.
 pub struct Handlers {
@@ -43,11 +40,7 @@ impl Handlers {
                 parser: Arc::new(Parser { db: db.clone() }),
                 db,
             }),
-            startup: Arc::new(Startup {
-                options: Arc::new(options),
-                connections: Arc::clone(&connections),
-                keys: RandomPidSecretKeyGenerator::default(),
-            }),
+            startup: Arc::new(Startup::new(Arc::new(options), Arc::clone(&connections))),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }
@@ -154,13 +147,14 @@ fn response(result: StatementResult, format: &Format) -> PgWireResult<Response> 
 
 #[async_trait]
 impl SimpleQueryHandler for Queries {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        ensure_admitted(client)?;
         let db = self.db.clone();
         let sql = query.to_string();
         let (results, error) = detached(async move { db.execute_each(&sql).await }).await?;
@@ -187,13 +181,14 @@ impl QueryParser for Parser {
 
     async fn parse_sql<C>(
         &self,
-        _client: &C,
+        client: &C,
         sql: &str,
         _types: &[Option<Type>],
     ) -> PgWireResult<Option<PreparedStatement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        ensure_admitted(client)?;
         let db = self.db.clone();
         let text = sql.to_string();
         let prepared = detached(async move { db.prepare(&text).await })
@@ -241,7 +236,7 @@ impl ExtendedQueryHandler for Queries {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<PreparedStatement>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -251,6 +246,7 @@ impl ExtendedQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        ensure_admitted(client)?;
         let statement = &portal.statement.statement;
         let values = params::values(portal, &statement.params)?;
         let db = self.db.clone();
