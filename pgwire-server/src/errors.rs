@@ -1,9 +1,36 @@
-//! Engine errors as Postgres ErrorResponses: the one place SQLSTATEs are chosen.
+//! Engine errors as Postgres ErrorResponses: the one place SQLSTATEs are chosen; and
+//! [`ServerError`], why the server cannot start as configured.
+
+use std::path::PathBuf;
 
 use palisade_connectors::ConnectorError;
 use palisade_engine::EngineError;
 use palisade_sql::{PlanErrorKind, Position, SqlError};
 use pgwire::error::{ErrorInfo, PgWireError};
+
+/// Why the server refuses to start with its configuration (passwords, TLS): each names the
+/// file and, for a password file, the line to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A line of a password file that is not `NAME:PASSWORD` or `NAME = PASSWORD`.
+    #[error("{}, line {line}: {message}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// Users and passwords that contradict each other or are missing.
+    #[error("{0}")]
+    Users(String),
+    /// A certificate or key that rustls cannot use; `path` is the file at fault when one is.
+    #[error("{}: {message}", path.display())]
+    Tls { path: PathBuf, message: String },
+}
 
 /// The SQLSTATE a client sees for `error`, by who is at fault and what about.
 pub fn sqlstate(error: &EngineError) -> &'static str {

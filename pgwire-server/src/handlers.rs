@@ -18,7 +18,7 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionManager, METADATA_DATABASE, METADATA_USER,
-    PgWireServerHandlers, RandomPidSecretKeyGenerator, Type,
+    PgWireServerHandlers, Type,
 };
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -27,7 +27,7 @@ use crate::encode;
 use crate::errors::{error_response, to_pgwire, user_error};
 use crate::params;
 use crate::server::ServerOptions;
-use crate::startup::Startup;
+use crate::startup::{Startup, ensure_admitted};
 
 /// Everything a connection needs; one per server, shared by all connections.
 pub struct Handlers {
@@ -44,11 +44,7 @@ impl Handlers {
                 parser: Arc::new(Parser { db: db.clone() }),
                 db,
             }),
-            startup: Arc::new(Startup {
-                options: Arc::new(options),
-                connections: Arc::clone(&connections),
-                keys: RandomPidSecretKeyGenerator::default(),
-            }),
+            startup: Arc::new(Startup::new(Arc::new(options), Arc::clone(&connections))),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }
@@ -183,6 +179,7 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        ensure_admitted(client)?;
         let db = self.db.clone();
         let sql = query.to_string();
         let session = session(client);
@@ -221,6 +218,7 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        ensure_admitted(client)?;
         let db = self.db.clone();
         let text = sql.to_string();
         let declared: Vec<_> = types
@@ -293,6 +291,7 @@ impl ExtendedQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        ensure_admitted(client)?;
         let statement = &portal.statement.statement;
         let values = params::values(portal, &statement.params)?;
         let db = self.db.clone();

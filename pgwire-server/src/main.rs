@@ -5,15 +5,21 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use palisade_engine::{Database, DatabaseOptions};
-use palisade_server::{ServerOptions, demo, serve};
+use palisade_server::auth::{self, Credential, Users};
+use palisade_server::tls::Tls;
+use palisade_server::{ServerError, ServerOptions, demo, serve};
 use tokio::net::TcpListener;
 
 /// `serve`'s data directory when none is given.
 const DEFAULT_DATA_DIR: &str = "palisade-data";
+
+/// The environment variable holding `--user`'s password.
+const PASSWORD_ENV: &str = "PALISADE_PASSWORD";
 
 #[derive(Parser)]
 #[command(
@@ -23,11 +29,17 @@ const DEFAULT_DATA_DIR: &str = "palisade-data";
     long_about = "Palisade keeps SQL materialized views over streams of security events \
         (web access, authentication, firewall logs) exact and fresh as events arrive. \
         psql, Grafana and any Postgres driver read the views.\n\n\
-        Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more or less.",
+        Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more or less.\n\n\
+        Without passwords any user name connects (trust), as suits a laptop. With \
+        --password-file, or PALISADE_PASSWORD in the environment (the password of --user), \
+        clients log in with SCRAM-SHA-256 and a wrong or missing password is refused \
+        (SQLSTATE 28P01) before any statement runs. --tls-cert and --tls-key add TLS.",
     after_help = "Examples:\n  \
         palisade demo                          live demo views on 127.0.0.1:4566\n  \
         palisade serve -f sources.sql -f views.sql\n  \
-        psql -h 127.0.0.1 -p 4566 -d dev -U root -c 'SHOW MATERIALIZED VIEWS'"
+        psql -h 127.0.0.1 -p 4566 -d dev -U root -c 'SHOW MATERIALIZED VIEWS'\n  \
+        PALISADE_PASSWORD=s3cret palisade serve --user alice --tls-cert cert.pem --tls-key key.pem\n  \
+        PGPASSWORD=s3cret psql 'host=127.0.0.1 port=4566 dbname=dev user=alice sslmode=require'"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,9 +68,32 @@ struct ServeArgs {
     /// The database name clients connect to (psql -d).
     #[arg(long, default_value = "dev")]
     database: String,
-    /// The user shown in the demo's psql command; any user may connect for now.
+    /// The user shown in the demo's psql command, and the one whose password
+    /// PALISADE_PASSWORD gives when that is set in the environment (an environment variable
+    /// rather than a flag, so the password does not show in `ps`).
     #[arg(long, default_value = "root")]
     user: String,
+    /// Users who may log in, and their passwords: one `NAME:PASSWORD` or `NAME = PASSWORD`
+    /// per line. The name ends at the first ':' or '='; spaces around name and password are
+    /// dropped; blank lines and lines starting with '#' are skipped. A bad line stops the
+    /// server, naming its line number. Passwords are checked with SCRAM-SHA-256 (kept in
+    /// memory only salted); keep the file `chmod 600`. Without this and without
+    /// PALISADE_PASSWORD, any user connects without a password.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// The server's TLS certificate chain, PEM, leaf first (with --tls-key). Clients that ask
+    /// for TLS get it (psql sslmode=require or verify-full), and over TLS log in with
+    /// SCRAM-SHA-256-PLUS, bound to this certificate. Without it, the server answers 'N' to
+    /// a TLS request and clients go on in plaintext or stop, as their sslmode says.
+    #[arg(long, value_name = "FILE.pem", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE.pem", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Refuse clients that do not start TLS (sslmode=disable), with SQLSTATE 28000. Without
+    /// it, TLS is the client's choice.
+    #[arg(long, requires = "tls_cert")]
+    tls_required: bool,
     /// A SQL script to run at start, before accepting connections; repeat for several,
     /// run in order. The server does not start if a statement fails. Scripts run only when
     /// the data directory holds no catalog yet: on later starts their objects are restored
@@ -124,6 +159,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
+    // Before the data directory and the scripts: a typo in a password file should not wait
+    // for (or follow) a long start.
+    let users = load_users(&args).map_err(|e| e.to_string())?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
     let data_dir = match (&args.data_dir, args.in_memory, is_demo) {
         (_, true, _) | (None, _, true) => None,
         (Some(dir), _, _) => Some(dir.clone()),
@@ -172,6 +214,18 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     tracing::info!(%address, database = %args.database, "listening for Postgres clients");
+    match &users {
+        Some(users) => tracing::info!(users = ?users.names(), "passwords required (SCRAM-SHA-256)"),
+        None if !address.ip().is_loopback() => tracing::warn!(
+            %address,
+            "no passwords configured: anyone who reaches this address logs in as any user \
+             (see --password-file)"
+        ),
+        None => tracing::info!("no passwords configured: any user connects (trust)"),
+    }
+    if tls.is_some() {
+        tracing::info!(tls_required = args.tls_required, "TLS on");
+    }
     if is_demo {
         println!(
             "{}",
@@ -192,6 +246,9 @@ async fn run(args: ServeArgs, is_demo: bool) -> Result<(), String> {
     let options = ServerOptions {
         database: args.database,
         user: args.user,
+        users: users.map(Arc::new),
+        tls,
+        tls_required: args.tls_required,
     };
     tokio::select! {
         served = serve(listener, db.clone(), options) => served.map_err(|e| format!("server stopped: {e}")),
@@ -224,6 +281,34 @@ async fn stop_signal() -> &'static str {
         _ = tokio::signal::ctrl_c() => "interrupt",
         _ = terminate => "SIGTERM",
     }
+}
+
+/// The users of `--password-file` and `PALISADE_PASSWORD`; None when neither is given.
+fn load_users(args: &ServeArgs) -> Result<Option<Users>, ServerError> {
+    let mut credentials = Vec::new();
+    if let Some(file) = &args.password_file {
+        credentials.extend(auth::read_password_file(file)?);
+    }
+    match std::env::var(PASSWORD_ENV) {
+        Ok(password) if password.trim().is_empty() => {
+            return Err(ServerError::Users(format!(
+                "{PASSWORD_ENV} is set but empty; unset it for no password"
+            )));
+        }
+        Ok(password) => credentials.push(Credential {
+            user: args.user.clone(),
+            password,
+            origin: PASSWORD_ENV.into(),
+        }),
+        Err(std::env::VarError::NotPresent) => {}
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(ServerError::Users(format!("{PASSWORD_ENV} is not UTF-8")));
+        }
+    }
+    if credentials.is_empty() && args.password_file.is_none() {
+        return Ok(None);
+    }
+    Users::new(credentials).map(Some)
 }
 
 async fn run_script(db: &Database, name: &str, sql: &str) -> Result<(), String> {

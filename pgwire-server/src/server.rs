@@ -7,16 +7,26 @@ use std::time::Duration;
 use palisade_engine::Database;
 use tokio::net::TcpListener;
 
+use crate::auth::Users;
 use crate::handlers::Handlers;
+use crate::tls::Tls;
 
-/// What clients connect to.
+/// What clients connect to, and how they prove who they are.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// The one database name clients may open.
     pub database: String,
-    /// The user named in help texts and the demo's psql command; any user may connect
-    /// until authentication is configured.
+    /// The user named in help texts and the demo's psql command.
     pub user: String,
+    /// Who may log in, with SCRAM-SHA-256. None: trust, any user name connects without a
+    /// password, as on a laptop; the default, so local tools need no set-up.
+    pub users: Option<Arc<Users>>,
+    /// The certificate a client's SSLRequest is answered with. None: SSLRequest gets 'N' and
+    /// clients go on in plaintext (or stop, with sslmode=require).
+    pub tls: Option<Tls>,
+    /// Refuse a client that did not start TLS (FATAL 28000), so passwords and rows never
+    /// cross the network in plaintext. Needs `tls`.
+    pub tls_required: bool,
 }
 
 impl Default for ServerOptions {
@@ -24,6 +34,9 @@ impl Default for ServerOptions {
         ServerOptions {
             database: "dev".into(),
             user: "root".into(),
+            users: None,
+            tls: None,
+            tls_required: false,
         }
     }
 }
@@ -34,6 +47,7 @@ pub async fn serve(
     db: Database,
     options: ServerOptions,
 ) -> std::io::Result<()> {
+    let acceptor = options.tls.as_ref().map(|tls| tls.acceptor.clone());
     let handlers = Arc::new(Handlers::new(db, options));
     loop {
         let (socket, peer) = match listener.accept().await {
@@ -47,9 +61,10 @@ pub async fn serve(
         };
         let _ = socket.set_nodelay(true);
         let handlers = Arc::clone(&handlers);
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             tracing::debug!(%peer, "connection opened");
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, acceptor, handlers).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -24,6 +24,24 @@ pub struct ServerProcess {
     port: u16,
     /// The server's stdout and stderr, shown when it fails to start.
     log: PathBuf,
+    /// Who [`ServerProcess::connect`] logs in as.
+    login: Login,
+}
+
+/// A user name and, for a server with passwords, the password.
+#[derive(Clone)]
+struct Login {
+    user: String,
+    password: Option<String>,
+}
+
+impl Default for Login {
+    fn default() -> Self {
+        Login {
+            user: "root".into(),
+            password: None,
+        }
+    }
 }
 
 /// Options for [`ServerProcess::start`].
@@ -37,6 +55,14 @@ pub struct ServerBuilder {
     data_dir: Option<PathBuf>,
     /// `--test-clock`.
     test_clock: bool,
+    /// `--password-file`.
+    password_file: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key`.
+    tls: Option<(PathBuf, PathBuf)>,
+    /// `--tls-required`.
+    tls_required: bool,
+    /// Who [`ServerProcess::connect`] logs in as.
+    login: Login,
 }
 
 impl ServerBuilder {
@@ -63,6 +89,35 @@ impl ServerBuilder {
     /// Runs the server with `--test-clock`: time moves only with `ADVANCE CLOCK`.
     pub fn test_clock(mut self) -> Self {
         self.test_clock = true;
+        self
+    }
+
+    /// Runs the server with `--password-file`: clients log in with a password from it
+    /// (SCRAM-SHA-256). [`ServerBuilder::login`] says whose [`ServerProcess::connect`] uses.
+    pub fn password_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.password_file = Some(path.into());
+        self
+    }
+
+    /// The user and password [`ServerProcess::connect`] logs in with; by default `root`
+    /// without a password.
+    pub fn login(mut self, user: &str, password: &str) -> Self {
+        self.login = Login {
+            user: user.to_string(),
+            password: Some(password.to_string()),
+        };
+        self
+    }
+
+    /// Runs the server with TLS: `--tls-cert` and `--tls-key`, both PEM.
+    pub fn tls(mut self, certificate: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((certificate.into(), key.into()));
+        self
+    }
+
+    /// Runs the server with `--tls-required`: plaintext clients are refused.
+    pub fn tls_required(mut self) -> Self {
+        self.tls_required = true;
         self
     }
 
@@ -105,11 +160,29 @@ impl ServerBuilder {
         if self.test_clock {
             command.arg("--test-clock");
         }
+        if let Some(file) = &self.password_file {
+            command.arg("--password-file").arg(file);
+        }
+        if let Some((certificate, key)) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(certificate)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        if self.tls_required {
+            command.arg("--tls-required");
+        }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        let mut server = ServerProcess { child, port, log };
+        let mut server = ServerProcess {
+            child,
+            port,
+            log,
+            login: self.login,
+        };
         server.wait_until_accepting().await;
         server
     }
@@ -124,9 +197,16 @@ impl ServerProcess {
         self.port
     }
 
-    /// tokio-postgres connection parameters for this server.
+    /// tokio-postgres connection parameters for this server, with the builder's login.
     pub fn connection_string(&self) -> String {
-        format!("host=127.0.0.1 port={} user=root dbname=dev", self.port)
+        let mut s = format!(
+            "host=127.0.0.1 port={} user={} dbname=dev",
+            self.port, self.login.user
+        );
+        if let Some(password) = &self.login.password {
+            s.push_str(&format!(" password='{}'", libpq_quoted(password)));
+        }
+        s
     }
 
     /// A new client; its connection runs on a task of the current runtime until the client
@@ -178,8 +258,16 @@ impl ServerProcess {
                     self.log()
                 );
             }
-            match tokio_postgres::connect(&self.connection_string(), NoTls).await {
+            // A password is sent even when none was configured: a server with passwords then
+            // refuses the login (28P01) rather than the client giving up before asking, and
+            // any answer of the server's own means it is up.
+            let mut probe = self.connection_string();
+            if self.login.password.is_none() {
+                probe.push_str(" password=readiness-probe");
+            }
+            match tokio_postgres::connect(&probe, NoTls).await {
                 Ok(_) => return,
+                Err(e) if e.as_db_error().is_some() => return,
                 Err(e) if started.elapsed() > START_TIMEOUT => panic!(
                     "palisade serve did not accept a connection within {START_TIMEOUT:?} \
                      (last error: {e}):\n{}",
@@ -202,6 +290,11 @@ impl Drop for ServerProcess {
             let _ = std::fs::remove_file(&self.log);
         }
     }
+}
+
+/// `value` inside single quotes of a libpq connection string: `\` and `'` escaped.
+fn libpq_quoted(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
 /// A port that was free a moment ago: bound on 127.0.0.1:0, read, released.
