@@ -33,9 +33,9 @@ use crate::auth::{SCRAM_ITERATIONS, Users};
 use crate::errors::user_error;
 use crate::server::ServerOptions;
 
-/// What Palisade tells clients it is. psql chooses its catalog queries by the major
-/// version, so it must be one psql 15 knows.
-pub const SERVER_VERSION: &str = concat!("15.0 (Palisade ", env!("CARGO_PKG_VERSION"), ")");
+/// What Palisade tells clients it is (the same as `SHOW server_version`). psql chooses its
+/// catalog queries by the major version, so it must be one psql 15 knows.
+pub use palisade_engine::session::SERVER_VERSION;
 
 /// The only channel binding type PostgreSQL (and pgwire) implement.
 const CHANNEL_BINDING: &[u8] = b"p=tls-server-end-point";
