@@ -153,6 +153,32 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
     ] {
         ctx.register_udf(function(name, arities, Utf8, |_, rows| Ok(nulls(rows))));
     }
+    // A view's size on disk: Palisade keeps views in memory and has no per-relation figure
+    // to give, so the answer is unknown (NULL), which psql's `\dt+` prints as blank.
+    for name in [
+        "pg_table_size",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_indexes_size",
+    ] {
+        ctx.register_udf(function(name, vec![vec![UInt32]], Int64, |a, _| {
+            Ok(Arc::new(Int64Array::new_null(a[0].len())))
+        }));
+    }
+    ctx.register_udf(function(
+        "pg_size_pretty",
+        vec![vec![Int64]],
+        Utf8,
+        |a, _| {
+            let sizes = a[0].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            Ok(Arc::new(
+                sizes
+                    .iter()
+                    .map(|b| b.map(size_pretty))
+                    .collect::<StringArray>(),
+            ))
+        },
+    ));
     ctx.register_udf(function(
         "pg_encoding_to_char",
         vec![vec![Int32]],
@@ -273,6 +299,26 @@ pub fn register(ctx: &SessionContext, snapshot: &SharedSnapshot) {
     }
 }
 
+/// Postgres' pg_size_pretty: bytes below 10 kB, then the first unit under 20 of the next,
+/// rounding halves away from zero; each step shifts the unrounded value, as Postgres does.
+pub fn size_pretty(bytes: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    if bytes.abs() < LIMIT {
+        return format!("{bytes} bytes");
+    }
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    // Half-kilobytes: one extra bit kept for the rounding.
+    let mut size = bytes >> 9;
+    for unit in ["kB", "MB", "GB"] {
+        if size.abs() < LIMIT2 {
+            return format!("{} {unit}", half_rounded(size));
+        }
+        size >>= 10;
+    }
+    format!("{} TB", half_rounded(size))
+}
+
 /// Postgres' quote_ident: quotes unless the name is lower-case letters, digits and `_` not
 /// starting with a digit (and not a reserved word; the few that matter here are checked).
 pub fn quote_ident(name: &str) -> String {
@@ -336,6 +382,14 @@ pub fn parse_ident(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_print_as_postgres_prints_them() {
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(10 * 1024), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(123_456_789), "118 MB");
+    }
 
     #[test]
     fn identifiers_quote_and_parse_as_in_postgres() {
