@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::{MemTable, TableProvider};
-use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use palisade_connectors::{Opened, SourceSpec, open_source};
@@ -15,7 +14,7 @@ use palisade_sql::statement::{
     CreateMaterializedView, CreateSource, DropObject, Insert, ObjectKind, ShowObjects,
 };
 use palisade_sql::{PlanErrorKind, Statement, parse_statements};
-use sqlparser::ast::{Query, Statement as SqlStatement};
+use sqlparser::ast::Query;
 use tokio::sync::watch;
 
 use crate::catalog_store::CatalogStore;
@@ -132,7 +131,7 @@ pub(crate) struct Inner {
     dataflow: Arc<Mutex<Dataflow>>,
     /// Where SELECTs run: every view registered as a table.
     pub(crate) query: SessionContext,
-    options: DatabaseOptions,
+    pub(crate) options: DatabaseOptions,
     /// The data directory, when the catalog persists.
     pub(crate) store: Option<CatalogStore>,
     /// Its checkpoint files, and the last sequence number written or read.
@@ -182,7 +181,8 @@ impl Database {
         if !clock.is_manual() {
             crate::clock::start_ticker(Arc::downgrade(&dataflow));
         }
-        let query = without_common_subexpressions(palisade_sql::planner::new_session());
+        let query =
+            crate::query::without_common_subexpressions(palisade_sql::planner::new_session());
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
             tracing::error!(error = %e, "the palisade system tables are unavailable");
         }
@@ -864,149 +864,6 @@ impl Database {
             tag: "INSERT",
             rows: Some(inserted),
         })
-    }
-
-    async fn query(&self, query: Query, session: &mut Session) -> Result<StatementResult> {
-        let (plan, names) = self.plan_select(query, session).await?;
-        self.run_select(plan, names.as_deref()).await
-    }
-
-    /// Plans an ad-hoc query over sources and views, the catalogs included, after the
-    /// rewrite of the Postgres idioms clients send ([`palisade_sql::pg_compat`]).
-    /// Also returns the result's column names as Postgres gives them, when they differ from
-    /// DataFusion's ([`palisade_sql::pg_compat::postgres_column_names`]).
-    pub(crate) async fn plan_select(
-        &self,
-        mut query: Query,
-        session: &mut Session,
-    ) -> Result<(LogicalPlan, Option<Vec<String>>)> {
-        let names = palisade_sql::pg_compat::postgres_column_names(&query);
-        if palisade_sql::pg_compat::needs_postgres_rewrite(&query) {
-            let snapshot = crate::pg::snapshot::read(&self.inner.pg);
-            let mut context = crate::pg::QueryContext {
-                session,
-                snapshot: &snapshot,
-            };
-            palisade_sql::pg_compat::rewrite_for_postgres_clients(&mut query, &mut context)?;
-        }
-        let state = self.inner.query.state();
-        let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
-        let plan = state.statement_to_plan(statement).await?;
-        Ok((plan, names))
-    }
-
-    pub(crate) async fn run_select(
-        &self,
-        plan: LogicalPlan,
-        names: Option<&[String]>,
-    ) -> Result<StatementResult> {
-        let df = self.inner.query.execute_logical_plan(plan).await?;
-        let schema = renamed(Arc::new(df.schema().as_arrow().clone()), names);
-        let batches = df
-            .collect()
-            .await
-            .map_err(EngineError::from_execution)?
-            .into_iter()
-            .map(|b| RecordBatch::try_new(renamed(b.schema(), names), b.columns().to_vec()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(StatementResult::Rows { schema, batches })
-    }
-}
-
-impl Database {
-    /// Replaces what the Postgres catalogs show with `catalog`'s objects.
-    pub(crate) fn publish_catalog(&self, catalog: &Catalog) {
-        use crate::pg::snapshot::{RelationKind, system_relation, user_relation};
-        let mut relations = vec![];
-        {
-            let flow = self.dataflow();
-            for name in &catalog.order {
-                if let (Some(def), Some(s)) = (catalog.sources.get(name), flow.sources.get(name)) {
-                    let mut relation =
-                        user_relation(def.id, name, RelationKind::Source, &s.schema, None);
-                    relation.declared = declared_types(&def.sql);
-                    relations.push(relation);
-                } else if let (Some(def), Some(v)) = (catalog.views.get(name), flow.views.get(name))
-                {
-                    // Postgres' pg_get_viewdef: indented over lines, a leading space, a `;`.
-                    let definition = format!(" {:#};", def.query);
-                    relations.push(user_relation(
-                        def.id,
-                        name,
-                        RelationKind::MaterializedView,
-                        &v.table.schema(),
-                        Some(definition),
-                    ));
-                }
-            }
-        }
-        for (i, (name, schema)) in crate::system_tables::relations().into_iter().enumerate() {
-            relations.push(system_relation(i, name, &schema));
-        }
-        let database = if self.inner.options.database.is_empty() {
-            "dev".to_string()
-        } else {
-            self.inner.options.database.clone()
-        };
-        let snapshot = Arc::new(crate::pg::snapshot::PgSnapshot {
-            database,
-            relations,
-        });
-        *self.inner.pg.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
-    }
-}
-
-/// The ad-hoc query session without DataFusion's common-subexpression rule: it hoists a
-/// subquery repeated in a projection (Grafana's table picker sorts by the same
-/// `schema IN (search path)` it shows) into a form its physical planner then refuses.
-/// Repeated expressions in ad-hoc queries are small; computing them twice costs little.
-fn without_common_subexpressions(ctx: SessionContext) -> SessionContext {
-    let state = ctx.state();
-    let rules = state
-        .optimizers()
-        .iter()
-        .filter(|r| r.name() != "common_sub_expression_eliminate")
-        .cloned()
-        .collect();
-    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
-        .with_optimizer_rules(rules)
-        .build();
-    SessionContext::new_with_state(state)
-}
-
-/// The type OIDs a source's columns were declared with, where the Arrow type forgets them:
-/// VARCHAR (Utf8, like TEXT).
-fn declared_types(create_source_sql: &str) -> Vec<Option<u32>> {
-    let Ok(mut statements) = palisade_sql::parse_statements(create_source_sql) else {
-        return vec![];
-    };
-    let Some(Statement::CreateSource(source)) = statements.pop().map(|s| s.statement) else {
-        return vec![];
-    };
-    source
-        .columns
-        .iter()
-        .map(|c| {
-            let t = c.sql_type.to_ascii_uppercase();
-            (t.starts_with("VARCHAR") || t.starts_with("CHARACTER VARYING"))
-                .then_some(crate::pg::types::VARCHAR.oid)
-        })
-        .collect()
-}
-
-/// `schema` with its columns named `names` (when there is one name per column).
-pub(crate) fn renamed(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
-    match names {
-        Some(names) if names.len() == schema.fields().len() => {
-            let fields: Vec<Field> = schema
-                .fields()
-                .iter()
-                .zip(names)
-                .map(|(f, n)| f.as_ref().clone().with_name(n))
-                .collect();
-            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
-        }
-        _ => schema,
     }
 }
 

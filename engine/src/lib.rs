@@ -12,6 +12,8 @@
 //! - [`clock`]: the wall clock or a test clock (`ADVANCE CLOCK`), and the thread that lets
 //!   time pass for idle sources and retention.
 //! - [`watermark`]: a source's event time: late events set aside, idle sources moved on.
+//! - [`query`]: ad-hoc queries: rewritten for Postgres clients, planned, run, named as
+//!   Postgres names columns.
 //! - [`prepared`]: statements with `$n` parameters, described and run for the extended
 //!   query protocol.
 //! - [`planner`]: a view's DataFusion logical plan split into per-event operators, the
@@ -52,6 +54,7 @@ pub mod operators;
 pub mod pg;
 pub mod planner;
 pub mod prepared;
+pub mod query;
 pub mod schema_table;
 pub mod session;
 pub mod show;

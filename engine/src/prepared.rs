@@ -68,7 +68,7 @@ impl Database {
                 }
                 Prepared {
                     params,
-                    schema: Some(crate::database::renamed(
+                    schema: Some(crate::query::renamed(
                         std::sync::Arc::new(plan.schema().as_arrow().clone()),
                         names.as_deref(),
                     )),

@@ -3,8 +3,11 @@
 //! # Layout
 //! - [`snapshot`]: the catalog as one consistent value, swapped on every DDL; stable OIDs.
 //! - [`types`]: Arrow types as Postgres types, for the wire and the catalogs alike.
-//! - [`catalog`]: `pg_catalog` and `information_schema` tables built from the snapshot.
+//! - [`catalog`]: `pg_catalog`'s tables built from the snapshot, and the schema provider
+//!   serving both catalogs.
+//! - [`information_schema`]: `information_schema`'s tables.
 //! - [`rows`]: building those small tables row by row.
+//! - [`publish`]: the snapshot made from the catalog after each DDL.
 //! - [`functions`]: `format_type`, `quote_ident`, `pg_table_is_visible`, ... as UDFs.
 //!
 //! The session-dependent part (`current_setting`, `::regclass`, `pg_get_viewdef`, ...) is
@@ -12,6 +15,8 @@
 
 pub mod catalog;
 pub mod functions;
+pub mod information_schema;
+pub mod publish;
 pub mod rows;
 pub mod snapshot;
 pub mod types;
