@@ -275,6 +275,10 @@ pub fn produce(
         .set("compression.type", "none")
         .set("linger.ms", "5")
         .set("acks", "all")
+        // A slow broker (Tansu's debug build on a loaded machine) can take longer than the
+        // default 30 s to answer; a timed-out request is retried, and the broker then
+        // stores the batch twice. Idempotence makes the broker drop the retry's copy.
+        .set("enable.idempotence", "true")
         .create_with_context(reports)
         .expect("a producer");
     let deadline = Instant::now() + Duration::from_secs(600);
