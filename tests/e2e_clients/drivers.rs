@@ -2,7 +2,7 @@
 //! and asyncpg through `tests/drivers/python/check_views.py`, node-postgres through
 //! `tests/drivers/node/check_views.mjs`.
 //!
-//! The server runs the demo's source, bounded and seeded (`tests/sql/e2e_drivers_source.sql`),
+//! The server runs the demo's source, bounded and seeded (`palisade_tests::seeded_demo_source`),
 //! and the five seed views. The same scripts run in-process give the expected rows, so every
 //! value a driver decodes is compared exactly with the engine's own answer. Each driver reads
 //! every view over the extended protocol in the result formats it supports, runs a query with
@@ -72,7 +72,12 @@ type Row = Vec<Option<String>>;
 type Checks = BTreeMap<String, Vec<Row>>;
 
 fn source_script() -> PathBuf {
-    tests_dir().join("sql/e2e_drivers_source.sql")
+    // 37 events per simulated second put events 27027.027 µs apart, so event times carry
+    // microseconds; 4000 of them span about 108 s, three one-minute windows.
+    let sql = palisade_tests::seeded_demo_source(6, 4000, "2024-01-25 11:59:30", 37);
+    let path = std::env::temp_dir().join(format!("palisade-drivers-{}.sql", std::process::id()));
+    std::fs::write(&path, sql).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
 }
 
 fn views_script() -> PathBuf {

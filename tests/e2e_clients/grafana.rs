@@ -5,7 +5,7 @@
 //! what the same SQL answers in-process, in columns whose types Grafana turns into time and
 //! number fields.
 //!
-//! The server runs a bounded, seeded datagen source shaped like the demo's ([`SOURCE`]), with
+//! The server runs a bounded, seeded datagen source shaped like the demo's ([`source`]), with
 //! event time from a fixed start, and the five website-security views, so the dashboard's
 //! time range ([`time_range`]) is known: it starts inside the first minute of events and ends
 //! on a window start, so the time filter must drop the first windows and keep the last one.
@@ -35,28 +35,9 @@ const VIEWS_SCRIPT: &str = "pgwire-server/demo/website_security_views.sql";
 /// The demo's source, bounded and seeded: 6000 events, 20 per simulated second from
 /// 2024-01-25 00:00:00, so five one-minute windows (and a few events moved back before the
 /// start, as datagen moves some out of order).
-const SOURCE: &str = "
-CREATE SOURCE website_logs_source (
-    request_timestamp TIMESTAMP,
-    ip_address VARCHAR,
-    user_agent TEXT,
-    url TEXT,
-    http_method VARCHAR,
-    status_code INTEGER,
-    response_time INTEGER,
-    referrer TEXT,
-    user_id VARCHAR,
-    username VARCHAR,
-    user_action VARCHAR,
-    security_level VARCHAR
-) WITH (
-    connector = 'datagen',
-    datagen.seed = '3',
-    datagen.rows.total = '6000',
-    datagen.event.time.start = '2024-01-25 00:00:00',
-    datagen.event.time.rate = '20'
-);
-";
+fn source() -> String {
+    palisade_tests::seeded_demo_source(3, 6000, "2024-01-25 00:00:00", 20)
+}
 
 /// The `$__interval` Grafana would compute for [`time_range`] on a panel about 1000 pixels
 /// wide (the range over the panel's data points, rounded). No panel uses it today.
@@ -382,20 +363,20 @@ async fn check_panel(
     Ok(())
 }
 
-/// The server's start-up script for the source ([`SOURCE`]), in a file of its own.
+/// The server's start-up script for the source ([`source`]), in a file of its own.
 fn source_script() -> PathBuf {
     let path = std::env::temp_dir().join(format!(
         "palisade-grafana-source-{}.sql",
         std::process::id()
     ));
-    std::fs::write(&path, SOURCE).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::fs::write(&path, source()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
 }
 
-/// [`SOURCE`] and the five views in-process, every event delivered.
+/// [`source`] and the five views in-process, every event delivered.
 async fn in_process() -> Database {
     let db = Database::new(DatabaseOptions::default());
-    db.execute(SOURCE).await.expect("the source in-process");
+    db.execute(&source()).await.expect("the source in-process");
     db.execute(&palisade_tests::website_security_views())
         .await
         .expect("the views in-process");

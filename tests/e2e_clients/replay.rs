@@ -21,28 +21,9 @@ use tokio_postgres::types::Type;
 
 /// The demo's source, bounded and seeded, with event time on 2024-01-01 from midnight, so
 /// the Grafana panel queries' range (00:00 to 06:00 that day) holds three windows.
-const SOURCE: &str = "
-CREATE SOURCE website_logs_source (
-    request_timestamp TIMESTAMP,
-    ip_address VARCHAR,
-    user_agent TEXT,
-    url TEXT,
-    http_method VARCHAR,
-    status_code INTEGER,
-    response_time INTEGER,
-    referrer TEXT,
-    user_id VARCHAR,
-    username VARCHAR,
-    user_action VARCHAR,
-    security_level VARCHAR
-) WITH (
-    connector = 'datagen',
-    datagen.seed = '11',
-    datagen.rows.total = '3000',
-    datagen.event.time.start = '2024-01-01 00:00:00',
-    datagen.event.time.rate = '20'
-) FORMAT PLAIN ENCODE JSON;
-";
+fn source() -> String {
+    palisade_tests::seeded_demo_source(11, 3000, "2024-01-01 00:00:00", 20)
+}
 
 /// psql's commands: fixture name and the command.
 const PSQL_COMMANDS: &[(&str, &str)] = &[
@@ -184,7 +165,7 @@ fn check_shape(what: &str, answer: &Answer, expected: &Shape) -> Result<(), Stri
 
 async fn serve() -> ServerProcess {
     let script = std::env::temp_dir().join(format!("palisade-replay-{}.sql", std::process::id()));
-    std::fs::write(&script, SOURCE).expect("writing the replay script");
+    std::fs::write(&script, source()).expect("writing the replay script");
     let server = ServerProcess::builder()
         .script(script)
         .script(
@@ -251,7 +232,7 @@ async fn psql_describe_statements_answer_in_postgres_shape() {
 async fn grafana_statements_answer_in_postgres_shape_and_exactly() {
     let server = serve().await;
     let db = Database::new(DatabaseOptions::default());
-    db.execute(SOURCE).await.expect("the source in-process");
+    db.execute(&source()).await.expect("the source in-process");
     db.execute(&palisade_tests::website_security_views())
         .await
         .expect("the views in-process");

@@ -53,6 +53,19 @@ pub fn website_security_views() -> String {
     palisade_server::demo::VIEWS.to_string()
 }
 
+/// The demo's source (`palisade demo`), bounded and seeded instead of paced by the wall
+/// clock: `rows` events from `seed`, event time from `start` at `rate` per simulated second,
+/// so a test knows every event and window in advance.
+pub fn seeded_demo_source(seed: u64, rows: u64, start: &str, rate: u64) -> String {
+    palisade_server::demo::SOURCE.replace(
+        "datagen.rows.per.second = '500'",
+        &format!(
+            "datagen.seed = '{seed}',\n    datagen.rows.total = '{rows}',\n    \
+             datagen.event.time.start = '{start}',\n    datagen.event.time.rate = '{rate}'"
+        ),
+    )
+}
+
 /// Creates the in-process source ([`events::SOURCE_DDL`]) and the five website-security views.
 pub async fn create_website_security(db: &Database) {
     db.execute(events::SOURCE_DDL).await.expect("source");
