@@ -16,7 +16,7 @@ use super::snapshot::{
     DATABASE_OID, NAMESPACES, OWNER_OID, PgSnapshot, RelationKind, SharedSnapshot, namespace_oid,
     read,
 };
-use super::types::{self, BASE_TYPES, type_modifier};
+use super::types::{BASE_TYPES, type_modifier};
 use crate::error::Result;
 
 /// `public`'s owner in Postgres 15, as `\dn` shows it.
@@ -726,9 +726,4 @@ fn empty_table(name: &str) -> Rows {
         _ => &[("oid", Oid)],
     };
     Rows::new(columns)
-}
-
-/// `format_type` for the `types` table's OIDs; also used by the UDF.
-pub fn format_type(type_oid: u32, typmod: i32) -> Option<String> {
-    types::format_type(type_oid, typmod)
 }
