@@ -31,7 +31,8 @@
 //! - [`session`]: a client's session: SET/SHOW settings, transaction blocks.
 //! - [`pg`]: Postgres compatibility: `pg_catalog`, `information_schema`, stable OIDs, the
 //!   functions psql, Grafana and drivers call.
-//! - [`show`]: SHOW SOURCES and SHOW MATERIALIZED VIEWS.
+//! - [`show`]: SHOW SOURCES and SHOW MATERIALIZED VIEWS; [`show::ViewSize`], what each
+//!   view holds.
 //! - [`system_tables`]: the `palisade` schema (`dead_letters`, `source_partitions`).
 //! - [`state`]: view state as bytes for checkpoints ([`state::Stateful`]).
 //! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
