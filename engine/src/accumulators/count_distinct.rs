@@ -30,9 +30,9 @@ impl GroupAccumulator for CountDistinct {
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
-        Ok(Arc::new(Int64Array::from_iter_values(groups.iter().map(
-            |&g| self.values.group(g).map_or(0, |m| m.len() as i64),
-        ))))
+        Ok(Arc::new(Int64Array::from_iter_values(
+            groups.iter().map(|&g| self.values.distinct(g) as i64),
+        )))
     }
 
     fn reset(&mut self, groups: &[u32]) {
@@ -40,8 +40,7 @@ impl GroupAccumulator for CountDistinct {
     }
 
     fn save(&self, out: &mut StateWriter) -> Result<()> {
-        self.values.save(out);
-        Ok(())
+        self.values.save(out)
     }
 
     fn load(&mut self, input: &mut StateReader) -> Result<()> {

@@ -36,16 +36,10 @@ impl GroupAccumulator for MinMax {
     }
 
     fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
-        let picks: Vec<Option<&[u8]>> = groups
+        let last = self.extreme == Extreme::Max;
+        let picks: Vec<_> = groups
             .iter()
-            .map(|&g| {
-                let m = self.values.group(g)?;
-                let kv = match self.extreme {
-                    Extreme::Min => m.first_key_value(),
-                    Extreme::Max => m.last_key_value(),
-                };
-                kv.map(|(k, _)| k.as_ref())
-            })
+            .map(|&g| self.values.extreme(g, last))
             .collect();
         self.values.decode(&picks)
     }
@@ -55,8 +49,7 @@ impl GroupAccumulator for MinMax {
     }
 
     fn save(&self, out: &mut StateWriter) -> Result<()> {
-        self.values.save(out);
-        Ok(())
+        self.values.save(out)
     }
 
     fn load(&mut self, input: &mut StateReader) -> Result<()> {

@@ -8,7 +8,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use palisade_sql::functions::percentile::{check_fraction, cont_ranks, disc_rank, interpolate};
 
-use super::value_counts::ValueCounts;
+use super::value_counts::{ValueCounts, nth};
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 use crate::state::{StateReader, StateWriter};
@@ -69,20 +69,6 @@ impl Percentile {
             totals: Vec::new(),
         })
     }
-
-    /// The value at 0-based `rank` of an ordered multiset walked in the query's direction.
-    fn nth<'a, K>(map: &'a BTreeMap<K, i64>, rank: u64, descending: bool) -> Option<&'a K> {
-        let mut seen = 0u64;
-        let mut step = |(k, c): (&'a K, &i64)| {
-            seen += (*c).max(0) as u64;
-            (seen > rank).then_some(k)
-        };
-        if descending {
-            map.iter().rev().find_map(&mut step)
-        } else {
-            map.iter().find_map(&mut step)
-        }
-    }
 }
 
 impl GroupAccumulator for Percentile {
@@ -116,7 +102,7 @@ impl GroupAccumulator for Percentile {
         let total = |g: u32| self.totals.get(g as usize).copied().unwrap_or(0).max(0) as u64;
         match (&self.values, self.mode) {
             (Some(values), _) => {
-                let picks: Vec<Option<&[u8]>> = groups
+                let picks: Vec<_> = groups
                     .iter()
                     .map(|&g| {
                         let n = total(g);
@@ -124,7 +110,7 @@ impl GroupAccumulator for Percentile {
                             return None;
                         }
                         let rank = disc_rank(self.fraction, n) - 1;
-                        Self::nth(values.group(g)?, rank, self.descending).map(|k| k.as_ref())
+                        values.nth(g, rank, self.descending)
                     })
                     .collect();
                 values.decode(&picks)
@@ -139,8 +125,8 @@ impl GroupAccumulator for Percentile {
                             return None;
                         }
                         let (lo, hi, w) = cont_ranks(self.fraction, n);
-                        let a = from_order_key(*Self::nth(map, lo, self.descending)?);
-                        let b = from_order_key(*Self::nth(map, hi, self.descending)?);
+                        let a = from_order_key(*nth(map, lo, self.descending)?);
+                        let b = from_order_key(*nth(map, hi, self.descending)?);
                         Some(interpolate(a, b, w))
                     })
                     .collect();
@@ -169,7 +155,7 @@ impl GroupAccumulator for Percentile {
         out.i64s(&self.totals);
         out.bool(self.values.is_some());
         if let Some(values) = &self.values {
-            values.save(out);
+            values.save(out)?;
         }
         out.len(self.floats.len());
         for map in &self.floats {
