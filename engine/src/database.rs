@@ -1,6 +1,6 @@
 //! [`Database`]: SQL text in, Arrow results out. The server wraps exactly this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -571,8 +571,10 @@ impl Database {
             .iter()
             .filter_map(|(name, s)| Some((name.clone(), s.watermark.as_ref()?.spec.column.clone())))
             .collect();
+        let sources: BTreeSet<String> = self.dataflow().sources.keys().cloned().collect();
         let context = ViewContext {
             watermark_columns: &watermark_columns,
+            sources: &sources,
             emit_on_window_close: stmt.emit_on_window_close,
         };
         let logical = palisade_sql::planner::plan_query(&session, &query).await?;

@@ -5,7 +5,7 @@
 //! above it (window functions, HAVING, ORDER BY) stays a DataFusion plan run per window by
 //! [`WindowLocal`]. A plan without aggregate is an append-only view: per-event part only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::compute::SortOptions;
@@ -64,6 +64,9 @@ pub struct ViewContext<'a> {
     pub watermark_columns: &'a BTreeMap<String, String>,
     /// The view was created with EMIT ON WINDOW CLOSE.
     pub emit_on_window_close: bool,
+    /// Every source's name: a view reading one sees only appended events, never a
+    /// retraction.
+    pub sources: &'a BTreeSet<String>,
 }
 
 /// What the per-event part of a view learned about its window and retention.
@@ -565,6 +568,7 @@ async fn plan_aggregate(
                 output_type,
                 fraction,
                 descending,
+                retractable: !context.sources.contains(&upstream.0),
             },
             args,
             filter,

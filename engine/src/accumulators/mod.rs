@@ -83,6 +83,9 @@ pub struct AggregateCall {
     /// PERCENTILE_*: the fraction and whether WITHIN GROUP orders descending.
     pub fraction: Option<f64>,
     pub descending: bool,
+    /// The aggregate's input can retract rows (it reads a view that replaces windows);
+    /// false for a view over a source, whose events only arrive.
+    pub retractable: bool,
 }
 
 /// The one place aggregate names map to implementations.
@@ -105,8 +108,8 @@ pub fn create(call: &AggregateCall) -> Result<Box<dyn GroupAccumulator>> {
         "count" => Box::new(Count::default()),
         "sum" => Box::new(Sum::new(call.output_type.clone())?),
         "avg" | "mean" => Box::new(Average::new(call.output_type.clone())?),
-        "min" => Box::new(MinMax::new(arg, Extreme::Min)?),
-        "max" => Box::new(MinMax::new(arg, Extreme::Max)?),
+        "min" => Box::new(MinMax::new(arg, Extreme::Min, call.retractable)?),
+        "max" => Box::new(MinMax::new(arg, Extreme::Max, call.retractable)?),
         "percentile_cont" | "percentile_disc" => {
             let mode = if f == "percentile_cont" {
                 PercentileMode::Cont

@@ -52,7 +52,7 @@ enum Keys {
 /// Fixed-width types whose values map to `u64` keeping their order (SQL's order; floats in
 /// IEEE total order, so NaN sorts last as in PostgreSQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ordinals {
+pub(crate) enum Ordinals {
     Signed,
     Unsigned,
     Float,
@@ -70,7 +70,7 @@ fn float_from_key(k: u64) -> f64 {
 }
 
 impl Ordinals {
-    fn of(data_type: &DataType) -> Option<Self> {
+    pub(crate) fn of(data_type: &DataType) -> Option<Self> {
         match data_type {
             DataType::Int8
             | DataType::Int16
@@ -86,7 +86,7 @@ impl Ordinals {
     }
 
     /// The keys of every row of `values` (NULL rows get an unused key) into `out`.
-    fn keys(values: &dyn Array, out: &mut Vec<u64>) -> Result<()> {
+    pub(crate) fn keys(values: &dyn Array, out: &mut Vec<u64>) -> Result<()> {
         out.clear();
         let signed = |v: i64| (v as u64) ^ SIGN;
         match values.data_type() {
@@ -162,7 +162,7 @@ impl Ordinals {
     }
 
     /// An array of `data_type` holding the values of `keys` (NULL where None).
-    fn decode(self, keys: &[Option<u64>], data_type: &DataType) -> Result<ArrayRef> {
+    pub(crate) fn decode(self, keys: &[Option<u64>], data_type: &DataType) -> Result<ArrayRef> {
         let wide: ArrayRef = match self {
             Ordinals::Signed => Arc::new(
                 keys.iter()
@@ -260,6 +260,14 @@ impl ValueCounts {
         }
     }
 
+    /// How many groups have state (some may be empty).
+    pub fn groups(&self) -> usize {
+        match &self.keys {
+            Keys::Ordinal { groups, .. } => groups.len(),
+            Keys::Encoded(groups) => groups.len(),
+        }
+    }
+
     /// Distinct values of group `g`.
     pub fn distinct(&self, g: u32) -> usize {
         match &self.keys {
@@ -320,15 +328,21 @@ impl ValueCounts {
                 }
             }
             Keys::Ordinal { kind, groups, .. } => {
+                // Every group's keys decoded and row-encoded in one batch, not per group.
+                let keys: Vec<Option<u64>> = groups
+                    .iter()
+                    .flat_map(|m| m.keys().map(|k| Some(*k)))
+                    .collect();
+                let values = kind.decode(&keys, &self.data_type)?;
+                let encoded = self.converter.convert_columns(&[values])?;
+                let mut next = 0;
                 out.len(groups.len());
                 for map in groups {
                     out.len(map.len());
-                    let keys: Vec<Option<u64>> = map.keys().map(|k| Some(*k)).collect();
-                    let values = kind.decode(&keys, &self.data_type)?;
-                    let encoded = self.converter.convert_columns(&[values])?;
-                    for (i, count) in map.values().enumerate() {
-                        out.bytes(encoded.row(i).as_ref());
+                    for count in map.values() {
+                        out.bytes(encoded.row(next).as_ref());
                         out.i64(*count);
+                        next += 1;
                     }
                 }
             }
