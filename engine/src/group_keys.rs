@@ -6,17 +6,23 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
 use crate::error::Result;
+use crate::key_encoding::{EncodedKeys, KeyEncoding};
 use crate::state::{StateReader, StateWriter};
 
 /// Interns composite group keys: each distinct key gets a `u32` id, once.
 ///
-/// Keys are encoded per batch with Arrow's row format (one buffer for the whole batch, no
-/// allocation per event) and looked up by their bytes; only a key seen for the first time is
-/// copied into the map. The ids index every accumulator's state vectors. Ids of released
+/// Keys are encoded per batch into one buffer (no allocation per event): compactly
+/// ([`KeyEncoding`]) when every key column is a fixed-width primitive or a string, with
+/// Arrow's row format otherwise; they are looked up by their bytes, and only a key seen for
+/// the first time is copied into the map. Checkpoints hold the row format either way. The ids index every accumulator's state vectors. Ids of released
 /// keys (windows that closed or expired) are handed to new keys first, so under retention
 /// the id space, and every state vector indexed by it, stops growing.
 pub struct GroupKeys {
     converter: RowConverter,
+    /// The compact encoding, when the key's types allow it.
+    compact: Option<KeyEncoding>,
+    /// The batch's compact keys, reused across batches.
+    scratch: EncodedKeys,
     ids: HashMap<Box<[u8]>, u32>,
     /// Key bytes by id, to turn ids back into Arrow columns for output; empty when free.
     keys: Vec<Box<[u8]>>,
@@ -30,6 +36,8 @@ impl GroupKeys {
             converter: RowConverter::new(
                 types.iter().map(|t| SortField::new(t.clone())).collect(),
             )?,
+            compact: KeyEncoding::new(types),
+            scratch: EncodedKeys::default(),
             ids: HashMap::new(),
             keys: Vec::new(),
             free: Vec::new(),
@@ -50,14 +58,34 @@ impl GroupKeys {
         &mut self,
         columns: &[ArrayRef],
         out: &mut Vec<u32>,
-        mut on_new: impl FnMut(u32, usize),
+        on_new: impl FnMut(u32, usize),
     ) -> Result<()> {
         out.clear();
-        let rows = self.converter.convert_columns(columns)?;
-        out.reserve(rows.num_rows());
-        for i in 0..rows.num_rows() {
-            let row = rows.row(i);
-            let bytes = row.as_ref();
+        match &self.compact {
+            Some(encoding) => {
+                let mut keys = std::mem::take(&mut self.scratch);
+                encoding.encode(columns, &mut keys)?;
+                self.intern_rows(keys.len(), |i| keys.row(i), out, on_new);
+                self.scratch = keys;
+            }
+            None => {
+                let rows = self.converter.convert_columns(columns)?;
+                self.intern_rows(rows.num_rows(), |i| rows.row(i).data(), out, on_new);
+            }
+        }
+        Ok(())
+    }
+
+    fn intern_rows<'k>(
+        &mut self,
+        n: usize,
+        key: impl Fn(usize) -> &'k [u8],
+        out: &mut Vec<u32>,
+        mut on_new: impl FnMut(u32, usize),
+    ) {
+        out.reserve(n);
+        for i in 0..n {
+            let bytes = key(i);
             let id = match self.ids.get(bytes) {
                 Some(id) => *id,
                 None => {
@@ -79,7 +107,6 @@ impl GroupKeys {
             };
             out.push(id);
         }
-        Ok(())
     }
 
     /// Forgets the keys of `groups`; their ids go to the next new keys.
@@ -95,25 +122,44 @@ impl GroupKeys {
         }
     }
 
-    /// Every key's bytes, by id, and the free ids, for a checkpoint.
-    pub fn save(&self, out: &mut StateWriter) {
+    /// Every key's bytes in Arrow's row format, by id (empty for a free id), and the free
+    /// ids, for a checkpoint.
+    pub fn save(&self, out: &mut StateWriter) -> Result<()> {
         out.tag("group_keys");
         out.len(self.keys.len());
-        for key in &self.keys {
-            out.bytes(key);
+        let Some(encoding) = &self.compact else {
+            for key in &self.keys {
+                out.bytes(key);
+            }
+            out.u32s(&self.free);
+            return Ok(());
+        };
+        let free = self.free_flags(self.keys.len())?;
+        let live: Vec<&[u8]> = self
+            .keys
+            .iter()
+            .zip(&free)
+            .filter(|(_, f)| !**f)
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        let rows = self
+            .converter
+            .convert_columns(&encoding.decode(live.iter().copied())?)?;
+        let mut next = 0;
+        for is_free in free {
+            if is_free {
+                out.bytes(&[]);
+            } else {
+                out.bytes(rows.row(next).data());
+                next += 1;
+            }
         }
         out.u32s(&self.free);
+        Ok(())
     }
 
-    /// Replaces the keys with what [`GroupKeys::save`] wrote; ids stay the same.
-    pub fn load(&mut self, input: &mut StateReader) -> Result<()> {
-        input.tag("group_keys")?;
-        let n = input.len()?;
-        self.keys = Vec::with_capacity(n);
-        for _ in 0..n {
-            self.keys.push(input.bytes()?.into());
-        }
-        self.free = input.u32s()?;
+    /// Which of `n` ids are free; an id out of range is damage.
+    fn free_flags(&self, n: usize) -> Result<Vec<bool>> {
         let mut free = vec![false; n];
         for &g in &self.free {
             match free.get_mut(g as usize) {
@@ -122,6 +168,33 @@ impl GroupKeys {
                     return Err(crate::error::EngineError::Storage(
                         "checkpoint state is damaged: a free group id out of range".into(),
                     ));
+                }
+            }
+        }
+        Ok(free)
+    }
+
+    /// Replaces the keys with what [`GroupKeys::save`] wrote; ids stay the same.
+    pub fn load(&mut self, input: &mut StateReader) -> Result<()> {
+        input.tag("group_keys")?;
+        let n = input.len()?;
+        let mut saved = Vec::with_capacity(n);
+        for _ in 0..n {
+            saved.push(input.bytes()?);
+        }
+        self.free = input.u32s()?;
+        let free = self.free_flags(n)?;
+        self.keys = saved.iter().map(|k| Box::<[u8]>::from(*k)).collect();
+        if let Some(encoding) = &self.compact {
+            let parser = self.converter.parser();
+            let live: Vec<usize> = (0..n).filter(|&i| !free[i]).collect();
+            let columns = self
+                .converter
+                .convert_rows(live.iter().map(|&i| parser.parse(saved[i])))?;
+            if !live.is_empty() {
+                encoding.encode(&columns, &mut self.scratch)?;
+                for (j, &i) in live.iter().enumerate() {
+                    self.keys[i] = self.scratch.row(j).into();
                 }
             }
         }
@@ -136,10 +209,14 @@ impl GroupKeys {
 
     /// The key columns of `groups`, in that order.
     pub fn columns(&self, groups: &[u32]) -> Result<Vec<ArrayRef>> {
+        let key = |g: &u32| self.keys[*g as usize].as_ref();
+        if let Some(encoding) = &self.compact {
+            return encoding.decode(groups.iter().map(key));
+        }
         let parser = self.converter.parser();
         Ok(self
             .converter
-            .convert_rows(groups.iter().map(|&g| parser.parse(&self.keys[g as usize])))?)
+            .convert_rows(groups.iter().map(|g| parser.parse(key(g))))?)
     }
 }
 
@@ -182,7 +259,7 @@ mod tests {
             .unwrap();
         k.release(&[1]);
         let mut out = StateWriter::default();
-        k.save(&mut out);
+        k.save(&mut out).unwrap();
         let bytes = out.into_bytes();
         let mut restored = GroupKeys::new(&[DataType::Int32]).unwrap();
         restored.load(&mut StateReader::new(&bytes)).unwrap();

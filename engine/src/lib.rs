@@ -23,7 +23,8 @@
 //!   aggregate (which closes and expires windows), per-window post-step.
 //! - [`accumulators`]: incremental aggregate functions behind
 //!   [`accumulators::GroupAccumulator`], one per file.
-//! - [`group_keys`]: GROUP BY keys to dense group ids.
+//! - [`group_keys`]: GROUP BY keys to dense group ids; [`key_encoding`], the compact bytes
+//!   they are hashed as.
 //! - [`dataflow`]: routes ingested batches through every view and on to views over views.
 //! - [`source_runner`]: drives a positional reader (datagen) on a thread, paced, into the
 //!   dataflow; [`stream_runner`] polls a log (Kafka) with its offsets, dead letters, FLUSH
@@ -51,6 +52,7 @@ pub mod dataflow;
 pub mod durable;
 pub mod error;
 pub mod group_keys;
+pub mod key_encoding;
 pub mod operators;
 pub mod pg;
 pub mod planner;

@@ -293,7 +293,7 @@ impl Operator for GroupAggregate {
         out.i64s(&self.closed.iter().copied().collect::<Vec<_>>());
         out.bool(self.keys.is_some());
         if let Some(keys) = &self.keys {
-            keys.save(out);
+            keys.save(out)?;
         }
         for accumulator in &self.accumulators {
             accumulator.save(out)?;
