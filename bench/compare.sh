@@ -11,6 +11,8 @@
 # every thread's (DuckDB's process_time, Palisade's getrusage), so the figures do not depend
 # on how many cores either engine used. DuckDB is installed from PyPI (bench/requirements.txt)
 # into a venv outside the clone; the work directory is kept for inspection.
+# PALISADE_BENCH_BUILD=debug uses a debug build: for a quick check that the outputs agree (CI),
+# not for figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +28,13 @@ if [ "$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
 fi
 
-cargo build --release --quiet -p palisade-bench
-BENCH="${CARGO_TARGET_DIR:-target}/release/palisade-bench"
+if [ "${PALISADE_BENCH_BUILD:-release}" = debug ]; then
+    cargo build --quiet -p palisade-bench
+    BENCH="${CARGO_TARGET_DIR:-target}/debug/palisade-bench"
+else
+    cargo build --release --quiet -p palisade-bench
+    BENCH="${CARGO_TARGET_DIR:-target}/release/palisade-bench"
+fi
 
 "$BENCH" generate --events "$EVENTS" --out "$WORK/events.jsonl" >/dev/null
 echo "events: $EVENTS in $WORK/events.jsonl ($(du -h "$WORK/events.jsonl" | cut -f1))"
