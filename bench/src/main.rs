@@ -162,6 +162,7 @@ async fn run(command: Command) -> Result<(), String> {
                     ]),
                     freshness: ingested.freshness.summary(),
                     panel_queries: None,
+                    panels: BTreeMap::new(),
                     peak_rss_bytes: None,
                     state_bytes: 0,
                     view_rows: BTreeMap::new(),
