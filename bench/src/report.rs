@@ -52,12 +52,16 @@ pub struct Report {
     pub wall_seconds: f64,
     pub events_per_cpu_second: f64,
     pub events_per_wall_second: f64,
-    /// Where the CPU time went, by stage (scenario a: `decode`, `views`), in seconds.
+    /// Where the CPU time went, by stage (scenario a: `decode`, `views`; b: by thread,
+    /// `source`, `librdkafka`, `probe`, `other`; c: `decode`, `views`, `queries`, `other`),
+    /// in seconds.
     pub stages: BTreeMap<&'static str, f64>,
     /// From an event's append (to memory or to the topic) to a SELECT that sees it.
     pub freshness: Summary,
     /// Panel queries run while ingesting (scenario c).
     pub panel_queries: Option<Summary>,
+    /// The same by panel title (scenario c).
+    pub panels: BTreeMap<String, Summary>,
     pub peak_rss_bytes: Option<u64>,
     /// The views' state at the end: aggregate state as a checkpoint writes it, and rows.
     pub state_bytes: u64,
@@ -102,6 +106,12 @@ impl Report {
         if let Some(q) = &self.panel_queries {
             println!(
                 "  panel queries p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} queries)",
+                q.p50_ms, q.p99_ms, q.max_ms, q.count
+            );
+        }
+        for (panel, q) in &self.panels {
+            println!(
+                "    p50 {:>8.2} ms, p99 {:>8.2} ms, max {:>8.2} ms ({:>4}): {panel}",
                 q.p50_ms, q.p99_ms, q.max_ms, q.count
             );
         }
