@@ -48,12 +48,10 @@
 use std::sync::Arc;
 
 use crate::error::{ConnectorError, Result};
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder, TimestampMicrosecondBuilder,
-};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use parse::parse_record;
+use columns::Out;
+use parse::{Record, parse_record};
 
 /// The result of decoding one slice of payloads.
 #[derive(Debug, Clone)]
@@ -84,6 +82,17 @@ pub struct JsonDecoder {
     state: State,
 }
 
+/// Scratch space reused across records and calls.
+#[derive(Debug, Default)]
+struct State {
+    /// Per column: this record's value is a string taken as a number.
+    coerced: Vec<bool>,
+    /// Per column: text bytes per row of the last batch, to size the next one's buffer.
+    text_per_row: Vec<usize>,
+    scratch: Vec<u8>,
+    stack: Vec<u8>,
+}
+
 #[derive(Debug)]
 struct Column {
     name: String,
@@ -91,6 +100,11 @@ struct Column {
     nullable: bool,
     /// The zone of a TIMESTAMPTZ column, carried into the output array.
     tz: Option<Arc<str>>,
+    /// The name and its closing quote, as a field name is in a payload without escapes.
+    quoted_name: Vec<u8>,
+    /// The name has no `"`, `\\` or control character, so a field name matches it exactly
+    /// when the payload's bytes are the name's.
+    plain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,35 +132,6 @@ impl Kind {
             Kind::Timestamp => "Timestamp",
         }
     }
-}
-
-/// One column's value in the record being parsed, already converted to the column's type.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Null,
-    Bool(bool),
-    Int(i64),
-    F32(f32),
-    F64(f64),
-    /// Micros since the epoch, UTC.
-    Ts(i64),
-    /// Bytes `start..end` of the payload, or of `State::text` (an unescaped string).
-    Str {
-        unescaped: bool,
-        start: usize,
-        end: usize,
-    },
-}
-
-/// Per-record scratch space, reused across records and calls.
-#[derive(Debug, Default)]
-struct State {
-    slots: Vec<Slot>,
-    coerced: Vec<bool>,
-    /// Unescaped strings of the current record.
-    text: String,
-    /// Open containers while skipping an ignored field's value (`{` or `[`).
-    stack: Vec<u8>,
 }
 
 impl JsonDecoder {
@@ -185,6 +170,11 @@ impl JsonDecoder {
                 kind,
                 nullable: field.is_nullable(),
                 tz,
+                quoted_name: [field.name().as_bytes(), b"\""].concat(),
+                plain: !field
+                    .name()
+                    .bytes()
+                    .any(|c| c == b'"' || c == b'\\' || c < 0x20),
             });
         }
         let n = columns.len();
@@ -193,8 +183,8 @@ impl JsonDecoder {
             schema,
             columns,
             state: State {
-                slots: vec![Slot::Null; n],
                 coerced: vec![false; n],
+                text_per_row: vec![16; n],
                 ..State::default()
             },
         })
@@ -209,25 +199,74 @@ impl JsonDecoder {
     /// other record is listed in [`Decoded::rejected`]. Errors only on an internal bug.
     pub fn decode(&mut self, payloads: &[&[u8]]) -> Result<Decoded> {
         let n = payloads.len();
-        let mut builders: Vec<Builder> = self.columns.iter().map(|c| Builder::new(c, n)).collect();
+        let state = &mut self.state;
+        let mut outs: Vec<Out> = self
+            .columns
+            .iter()
+            .zip(&state.text_per_row)
+            .map(|(c, per_row)| Out::new(c.kind, n, n * per_row))
+            .collect();
         let mut rejected = Vec::new();
         let mut coerced = 0u64;
         let mut rows = 0usize;
+        // Text offsets are i32: no column can outgrow the JSON it came from.
+        let mut json_bytes = 0usize;
+        let has_text = self.columns.iter().any(|c| c.kind == Kind::Utf8);
         for (index, payload) in payloads.iter().enumerate() {
-            let outcome = parse_record(&self.columns, &mut self.state, payload)
-                .and_then(|text| self.check_not_null().map(|()| text));
+            json_bytes += payload.len();
+            if has_text && json_bytes > i32::MAX as usize {
+                return Err(ConnectorError::Internal(
+                    "json_decode: more than 2 GiB of JSON in one call; decode fewer payloads \
+                     at a time"
+                        .to_string(),
+                ));
+            }
+            let mut record = Record {
+                columns: &self.columns,
+                outs: &mut outs,
+                rows,
+                coerced: &mut state.coerced,
+                any_coerced: false,
+                scratch: &mut state.scratch,
+                stack: &mut state.stack,
+            };
+            let parsed = parse_record(&mut record, payload);
+            let any_coerced = record.any_coerced;
+            let outcome = parsed
+                .and_then(|()| finish_record(&self.columns, &mut outs, rows, self.any_not_null));
             match outcome {
-                Ok(text) => {
-                    coerced += self.state.coerced.iter().filter(|c| **c).count() as u64;
-                    for (builder, slot) in builders.iter_mut().zip(&self.state.slots) {
-                        builder.append(*slot, text, &self.state.text)?;
+                Ok(()) => {
+                    if any_coerced {
+                        coerced += state.coerced.iter().filter(|c| **c).count() as u64;
                     }
                     rows += 1;
                 }
-                Err(reason) => rejected.push(Rejected { index, reason }),
+                Err(reason) => {
+                    for out in &mut outs {
+                        out.truncate(rows);
+                    }
+                    // A payload that is not UTF-8 is rejected as such, whatever else is wrong.
+                    let reason = match std::str::from_utf8(payload) {
+                        Ok(_) => reason,
+                        Err(e) => format!("not JSON: invalid UTF-8 at byte {}", e.valid_up_to()),
+                    };
+                    rejected.push(Rejected { index, reason });
+                }
+            }
+            if any_coerced {
+                state.coerced.fill(false);
             }
         }
-        let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
+        if rows > 0 {
+            for (per_row, out) in state.text_per_row.iter_mut().zip(&outs) {
+                *per_row = out.text_bytes().div_ceil(rows);
+            }
+        }
+        let arrays = outs
+            .into_iter()
+            .zip(&self.columns)
+            .map(|(out, column)| out.finish(column))
+            .collect::<Vec<ArrayRef>>();
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?;
         Ok(Decoded {
@@ -236,105 +275,39 @@ impl JsonDecoder {
             coerced,
         })
     }
+}
 
-    fn check_not_null(&self) -> std::result::Result<(), String> {
-        if !self.any_not_null {
-            return Ok(());
+/// Gives every column the record did not set a NULL, then checks the NOT NULL columns.
+fn finish_record(
+    columns: &[Column],
+    outs: &mut [Out],
+    rows: usize,
+    any_not_null: bool,
+) -> std::result::Result<(), parse::Reject> {
+    for out in outs.iter_mut() {
+        if out.len() == rows {
+            out.push_null();
         }
-        for (column, slot) in self.columns.iter().zip(&self.state.slots) {
-            if !column.nullable && matches!(slot, Slot::Null) {
+    }
+    if any_not_null {
+        for (column, out) in columns.iter().zip(outs.iter()) {
+            if !column.nullable && out.valid.get(rows) != Some(&true) {
                 return Err(format!(
                     "column {}: missing or null, but the column is NOT NULL",
                     column.name
                 ));
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
-/// An Arrow builder for one column.
-enum Builder {
-    Boolean(BooleanBuilder),
-    Int16(Int16Builder),
-    Int32(Int32Builder),
-    Int64(Int64Builder),
-    Float32(Float32Builder),
-    Float64(Float64Builder),
-    Utf8(StringBuilder),
-    Timestamp(TimestampMicrosecondBuilder),
-}
-
-impl Builder {
-    fn new(column: &Column, n: usize) -> Self {
-        match column.kind {
-            Kind::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(n)),
-            Kind::Int16 => Builder::Int16(Int16Builder::with_capacity(n)),
-            Kind::Int32 => Builder::Int32(Int32Builder::with_capacity(n)),
-            Kind::Int64 => Builder::Int64(Int64Builder::with_capacity(n)),
-            Kind::Float32 => Builder::Float32(Float32Builder::with_capacity(n)),
-            Kind::Float64 => Builder::Float64(Float64Builder::with_capacity(n)),
-            Kind::Utf8 => Builder::Utf8(StringBuilder::with_capacity(n, n * 16)),
-            Kind::Timestamp => Builder::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(n).with_timezone_opt(column.tz.clone()),
-            ),
-        }
-    }
-
-    /// Appends a slot that `parse_record` produced for this builder's column kind.
-    fn append(&mut self, slot: Slot, payload: &str, text: &str) -> Result<()> {
-        match (self, slot) {
-            (Builder::Boolean(b), Slot::Null) => b.append_null(),
-            (Builder::Int16(b), Slot::Null) => b.append_null(),
-            (Builder::Int32(b), Slot::Null) => b.append_null(),
-            (Builder::Int64(b), Slot::Null) => b.append_null(),
-            (Builder::Float32(b), Slot::Null) => b.append_null(),
-            (Builder::Float64(b), Slot::Null) => b.append_null(),
-            (Builder::Utf8(b), Slot::Null) => b.append_null(),
-            (Builder::Timestamp(b), Slot::Null) => b.append_null(),
-            (Builder::Boolean(b), Slot::Bool(v)) => b.append_value(v),
-            // parse_record range-checked these for the column's width.
-            (Builder::Int16(b), Slot::Int(v)) => b.append_value(v as i16),
-            (Builder::Int32(b), Slot::Int(v)) => b.append_value(v as i32),
-            (Builder::Int64(b), Slot::Int(v)) => b.append_value(v),
-            (Builder::Float32(b), Slot::F32(v)) => b.append_value(v),
-            (Builder::Float64(b), Slot::F64(v)) => b.append_value(v),
-            (Builder::Timestamp(b), Slot::Ts(v)) => b.append_value(v),
-            (
-                Builder::Utf8(b),
-                Slot::Str {
-                    unescaped,
-                    start,
-                    end,
-                },
-            ) => b.append_value(if unescaped {
-                &text[start..end]
-            } else {
-                &payload[start..end]
-            }),
-            (_, slot) => {
-                return Err(ConnectorError::Internal(format!(
-                    "json_decode: slot {slot:?} does not fit its column's builder"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> ArrayRef {
-        match self {
-            Builder::Boolean(mut b) => Arc::new(b.finish()),
-            Builder::Int16(mut b) => Arc::new(b.finish()),
-            Builder::Int32(mut b) => Arc::new(b.finish()),
-            Builder::Int64(mut b) => Arc::new(b.finish()),
-            Builder::Float32(mut b) => Arc::new(b.finish()),
-            Builder::Float64(mut b) => Arc::new(b.finish()),
-            Builder::Utf8(mut b) => Arc::new(b.finish()),
-            Builder::Timestamp(mut b) => Arc::new(b.finish()),
-        }
-    }
-}
-
+mod columns;
+#[cfg(test)]
+mod equivalence;
 mod parse;
+#[cfg(test)]
+mod reference;
+mod scan;
 #[cfg(test)]
 mod tests;
