@@ -157,6 +157,13 @@ pub async fn run(settings: &Settings, record: bool) -> Result<(Database, Consume
 
     let drain = Instant::now();
     while latest.load(Ordering::Relaxed) < produced {
+        if prober.thread.is_finished() {
+            // It only ends early on an error.
+            return Err(prober
+                .join()
+                .err()
+                .unwrap_or_else(|| "the prober stopped".into()));
+        }
         if drain.elapsed() > DRAIN_TIMEOUT {
             stop.store(true, Ordering::Relaxed);
             let hint = if settings.broker == MOCK {

@@ -152,6 +152,34 @@ fn kafka_on_the_mock_broker_checks_out() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The same against a real broker (Tansu, when installed: CI installs it), which the run
+/// creates its topic on; small, as a debug Tansu serves only a few thousand events a second.
+#[test]
+fn kafka_on_tansu_checks_out() {
+    let Some(binary) = palisade_tests::broker::tansu_binary() else {
+        return;
+    };
+    let broker = palisade_tests::broker::Broker::start(&binary);
+    let dir = scratch("tansu");
+    let address = broker.bootstrap();
+    let report = scenario(
+        &dir,
+        &[
+            "kafka",
+            "--broker",
+            &address,
+            "--rate",
+            "500",
+            "--seconds",
+            "2",
+        ],
+    );
+    check_report(&report, "kafka");
+    assert_eq!(report["events"], 1_000);
+    assert_eq!(report["settings"]["broker"], address.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn panels_check_out() {
     let dir = scratch("panels");
