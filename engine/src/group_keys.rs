@@ -1,9 +1,11 @@
 //! GROUP BY keys to dense group ids.
 
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{Array, ArrayData, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{RowConverter, SortField};
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::Result;
 use crate::key_encoding::{EncodedKeys, KeyEncoding};
@@ -11,21 +13,28 @@ use crate::state::{StateReader, StateWriter};
 
 /// Interns composite group keys: each distinct key gets a `u32` id, once.
 ///
-/// Keys are encoded per batch into one buffer (no allocation per event): compactly
-/// ([`KeyEncoding`]) when every key column is a fixed-width primitive or a string, with
-/// Arrow's row format otherwise; they are looked up by their bytes, and only a key seen for
-/// the first time is copied into the map. Checkpoints hold the row format either way. The ids index every accumulator's state vectors. Ids of released
-/// keys (windows that closed or expired) are handed to new keys first, so under retention
-/// the id space, and every state vector indexed by it, stops growing.
+/// Each row's key is encoded into one reused buffer (no allocation per event) and looked up
+/// at once: compactly ([`KeyEncoding`]) when every key column is a fixed-width primitive or
+/// a string, in Arrow's row format otherwise. The table holds ids and compares through the
+/// key bytes stored once per id; only a key seen for the first time is copied. Checkpoints
+/// hold the row format either way. The ids index every accumulator's state vectors. Ids of
+/// released keys (windows that closed or expired) are handed to new keys first, so under
+/// retention the id space, and every state vector indexed by it, stops growing.
 pub struct GroupKeys {
     converter: RowConverter,
     /// The compact encoding, when the key's types allow it.
     compact: Option<KeyEncoding>,
-    /// The batch's compact keys, reused across batches.
+    /// One row's compact key, reused across rows; and keys encoded in bulk when loading.
+    row: Vec<u8>,
     scratch: EncodedKeys,
-    ids: HashMap<Box<[u8]>, u32>,
+    /// The ids of live keys, found by their bytes' hash; a key's bytes are stored once, in
+    /// `keys`, which equality reads through the id.
+    ids: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     /// Key bytes by id, to turn ids back into Arrow columns for output; empty when free.
     keys: Vec<Box<[u8]>>,
+    /// Each key's hash by id, so growing the table does not hash the keys again.
+    hashes: Vec<u64>,
     /// Released ids, reused before new ones.
     free: Vec<u32>,
 }
@@ -37,9 +46,12 @@ impl GroupKeys {
                 types.iter().map(|t| SortField::new(t.clone())).collect(),
             )?,
             compact: KeyEncoding::new(types),
+            row: Vec::new(),
             scratch: EncodedKeys::default(),
-            ids: HashMap::new(),
+            ids: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             keys: Vec::new(),
+            hashes: Vec::new(),
             free: Vec::new(),
         })
     }
@@ -58,65 +70,80 @@ impl GroupKeys {
         &mut self,
         columns: &[ArrayRef],
         out: &mut Vec<u32>,
-        on_new: impl FnMut(u32, usize),
+        mut on_new: impl FnMut(u32, usize),
     ) -> Result<()> {
         out.clear();
+        out.reserve(columns.first().map_or(0, |c| c.len()));
         match &self.compact {
             Some(encoding) => {
-                let mut keys = std::mem::take(&mut self.scratch);
-                encoding.encode(columns, &mut keys)?;
-                self.intern_rows(keys.len(), |i| keys.row(i), out, on_new);
-                self.scratch = keys;
+                // Each row is encoded into one small buffer and looked up at once, so a
+                // batch's keys never sit in memory together.
+                let data: Vec<ArrayData> = columns.iter().map(|c| c.to_data()).collect();
+                let encoder = encoding.encoder(&data)?;
+                let mut key = std::mem::take(&mut self.row);
+                for i in 0..encoder.rows() {
+                    key.clear();
+                    encoder.encode(i, &mut key);
+                    out.push(self.lookup(&key, i, &mut on_new));
+                }
+                self.row = key;
             }
             None => {
                 let rows = self.converter.convert_columns(columns)?;
-                self.intern_rows(rows.num_rows(), |i| rows.row(i).data(), out, on_new);
+                for i in 0..rows.num_rows() {
+                    out.push(self.lookup(rows.row(i).data(), i, &mut on_new));
+                }
             }
         }
         Ok(())
     }
 
-    fn intern_rows<'k>(
-        &mut self,
-        n: usize,
-        key: impl Fn(usize) -> &'k [u8],
-        out: &mut Vec<u32>,
-        mut on_new: impl FnMut(u32, usize),
-    ) {
-        out.reserve(n);
-        for i in 0..n {
-            let bytes = key(i);
-            let id = match self.ids.get(bytes) {
-                Some(id) => *id,
-                None => {
-                    let owned: Box<[u8]> = bytes.into();
-                    let id = match self.free.pop() {
-                        Some(id) => {
-                            self.keys[id as usize] = owned.clone();
-                            id
-                        }
-                        None => {
-                            self.keys.push(owned.clone());
-                            (self.keys.len() - 1) as u32
-                        }
-                    };
-                    self.ids.insert(owned, id);
-                    on_new(id, i);
-                    id
-                }
-            };
-            out.push(id);
+    /// The id of `bytes`, a new one (announced to `on_new` with `row`) if unseen.
+    #[inline]
+    fn lookup(&mut self, bytes: &[u8], row: usize, on_new: &mut impl FnMut(u32, usize)) -> u32 {
+        let hash = self.hasher.hash_one(bytes);
+        let keys = &self.keys;
+        match self
+            .ids
+            .find(hash, |&id| keys[id as usize].as_ref() == bytes)
+        {
+            Some(id) => *id,
+            None => {
+                let id = self.add(bytes.into(), hash);
+                on_new(id, row);
+                id
+            }
         }
+    }
+
+    /// Stores a new key under a free id or a fresh one, and returns the id.
+    fn add(&mut self, key: Box<[u8]>, hash: u64) -> u32 {
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.keys[id as usize] = key;
+                self.hashes[id as usize] = hash;
+                id
+            }
+            None => {
+                self.keys.push(key);
+                self.hashes.push(hash);
+                (self.keys.len() - 1) as u32
+            }
+        };
+        let hashes = &self.hashes;
+        self.ids.insert_unique(hash, id, |&id| hashes[id as usize]);
+        id
     }
 
     /// Forgets the keys of `groups`; their ids go to the next new keys.
     pub fn release(&mut self, groups: &[u32]) {
         for &g in groups {
-            let Some(key) = self.keys.get_mut(g as usize) else {
+            let Some(&hash) = self.hashes.get(g as usize) else {
                 continue;
             };
-            if self.ids.remove(key.as_ref()).is_some() {
-                *key = Box::default();
+            if let Ok(entry) = self.ids.find_entry(hash, |&id| id == g) {
+                entry.remove();
+                self.keys[g as usize] = Box::default();
                 self.free.push(g);
             }
         }
@@ -198,10 +225,16 @@ impl GroupKeys {
                 }
             }
         }
-        self.ids = HashMap::with_capacity(n);
-        for (id, key) in self.keys.iter().enumerate() {
+        self.ids = HashTable::with_capacity(n);
+        self.hashes = self
+            .keys
+            .iter()
+            .map(|k| self.hasher.hash_one(&**k))
+            .collect();
+        for (id, &hash) in self.hashes.iter().enumerate() {
             if !free[id] {
-                self.ids.insert(key.clone(), id as u32);
+                self.ids
+                    .insert_unique(hash, id as u32, |&id| self.hashes[id as usize]);
             }
         }
         Ok(())

@@ -53,6 +53,116 @@ impl EncodedKeys {
     }
 }
 
+/// Encodes one batch's keys row by row, each into a caller's buffer.
+pub struct RowEncoder<'a> {
+    views: Vec<ColumnView<'a>>,
+    rows: usize,
+}
+
+impl RowEncoder<'_> {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Appends row `row`'s key to `out`.
+    #[inline]
+    pub fn encode(&self, row: usize, out: &mut Vec<u8>) {
+        for view in &self.views {
+            view.encode(row, out);
+        }
+    }
+}
+
+/// One key column's buffers, resolved once per batch so encoding a row is plain slicing.
+/// Eight-byte values (timestamps, BIGINT) get their own variant: a constant-size copy the
+/// compiler inlines, where a runtime width costs a memcpy call per value.
+enum ColumnView<'a> {
+    Fixed8 {
+        values: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+    },
+    Fixed {
+        width: usize,
+        values: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+    },
+    Utf8 {
+        offsets: &'a [i32],
+        values: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+    },
+}
+
+impl<'a> ColumnView<'a> {
+    fn of(column: &Column, d: &'a ArrayData) -> Self {
+        match column {
+            Column::Fixed { width, .. } => {
+                let values = &d.buffers()[0].as_slice()[d.offset() * width..];
+                if *width == 8 {
+                    ColumnView::Fixed8 {
+                        values,
+                        nulls: d.nulls(),
+                    }
+                } else {
+                    ColumnView::Fixed {
+                        width: *width,
+                        values,
+                        nulls: d.nulls(),
+                    }
+                }
+            }
+            Column::Utf8 => ColumnView::Utf8 {
+                offsets: d.buffer::<i32>(0),
+                values: d.buffers()[1].as_slice(),
+                nulls: d.nulls(),
+            },
+        }
+    }
+
+    #[inline]
+    fn encode(&self, row: usize, out: &mut Vec<u8>) {
+        match self {
+            ColumnView::Fixed8 { values, nulls } => {
+                let mut field = [0u8; 9];
+                if !nulls.is_some_and(|n| n.is_null(row)) {
+                    field[0] = 1;
+                    field[1..].copy_from_slice(&values[row * 8..row * 8 + 8]);
+                }
+                out.extend_from_slice(&field);
+            }
+            ColumnView::Fixed {
+                width,
+                values,
+                nulls,
+            } => {
+                if nulls.is_some_and(|n| n.is_null(row)) {
+                    out.push(0);
+                    out.resize(out.len() + width, 0);
+                } else {
+                    out.push(1);
+                    out.extend_from_slice(&values[row * width..(row + 1) * width]);
+                }
+            }
+            ColumnView::Utf8 {
+                offsets,
+                values,
+                nulls,
+            } => {
+                let value: &[u8] = if nulls.is_some_and(|n| n.is_null(row)) {
+                    &[]
+                } else {
+                    &values[offsets[row] as usize..offsets[row + 1] as usize]
+                };
+                let mut head = [0u8; 5];
+                head[0] = u8::from(!nulls.is_some_and(|n| n.is_null(row)));
+                head[1..].copy_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(&head);
+                out.extend_from_slice(value);
+            }
+        }
+    }
+}
+
 impl KeyEncoding {
     /// The encoding of keys of these types, when every one is supported.
     pub fn new(types: &[DataType]) -> Option<Self> {
@@ -74,9 +184,22 @@ impl KeyEncoding {
     pub fn encode(&self, columns: &[ArrayRef], out: &mut EncodedKeys) -> Result<()> {
         out.bytes.clear();
         out.ends.clear();
-        let rows = columns.first().map_or(0, |c| c.len());
         let data: Vec<ArrayData> = columns.iter().map(|c| c.to_data()).collect();
-        for (column, d) in self.columns.iter().zip(&data) {
+        let encoder = self.encoder(&data)?;
+        out.ends.reserve(encoder.rows);
+        for row in 0..encoder.rows {
+            encoder.encode(row, &mut out.bytes);
+            out.ends.push(out.bytes.len());
+        }
+        Ok(())
+    }
+
+    /// An encoder of the rows of `data` (one per key column, as `ArrayData`), checked
+    /// against this encoding's types.
+    pub fn encoder<'a>(&self, data: &'a [ArrayData]) -> Result<RowEncoder<'a>> {
+        let rows = data.first().map_or(0, |c| c.len());
+        let mut views = Vec::with_capacity(self.columns.len());
+        for (column, d) in self.columns.iter().zip(data) {
             let expected = match column {
                 Column::Fixed { data_type, .. } => data_type,
                 Column::Utf8 => &DataType::Utf8,
@@ -88,38 +211,9 @@ impl KeyEncoding {
                     d.len()
                 )));
             }
+            views.push(ColumnView::of(column, d));
         }
-        for row in 0..rows {
-            for (column, d) in self.columns.iter().zip(&data) {
-                let valid = d.is_valid(row);
-                out.bytes.push(u8::from(valid));
-                match column {
-                    Column::Fixed { width, .. } => {
-                        if valid {
-                            let at = (d.offset() + row) * width;
-                            out.bytes
-                                .extend_from_slice(&d.buffers()[0].as_slice()[at..at + width]);
-                        } else {
-                            out.bytes.resize(out.bytes.len() + width, 0);
-                        }
-                    }
-                    Column::Utf8 => {
-                        let value: &[u8] = if valid {
-                            let offsets = d.buffer::<i32>(0);
-                            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-                            &d.buffers()[1].as_slice()[start..end]
-                        } else {
-                            &[]
-                        };
-                        out.bytes
-                            .extend_from_slice(&(value.len() as u32).to_le_bytes());
-                        out.bytes.extend_from_slice(value);
-                    }
-                }
-            }
-            out.ends.push(out.bytes.len());
-        }
-        Ok(())
+        Ok(RowEncoder { views, rows })
     }
 
     /// The key columns of `keys`, in that order.

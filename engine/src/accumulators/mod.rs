@@ -9,6 +9,7 @@
 pub mod count;
 pub mod count_distinct;
 pub mod min_max;
+pub mod ordered_counts;
 pub mod percentile;
 pub mod sum;
 pub mod value_counts;

@@ -1,6 +1,5 @@
 //! Exact PERCENTILE_CONT and PERCENTILE_DISC.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
@@ -8,7 +7,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use palisade_sql::functions::percentile::{check_fraction, cont_ranks, disc_rank, interpolate};
 
-use super::value_counts::{ValueCounts, nth};
+use super::ordered_counts::OrderedCounts;
+use super::value_counts::ValueCounts;
 use super::{GroupAccumulator, Rows};
 use crate::error::Result;
 use crate::state::{StateReader, StateWriter};
@@ -34,7 +34,7 @@ pub struct Percentile {
     /// DISC state.
     values: Option<ValueCounts>,
     /// CONT state: total-order key of the f64 -> count.
-    floats: Vec<BTreeMap<u64, i64>>,
+    floats: Vec<OrderedCounts>,
     /// Non-NULL inputs per group.
     totals: Vec<i64>,
 }
@@ -80,18 +80,14 @@ impl GroupAccumulator for Percentile {
             Some(v) => v.update(&args[0], rows),
             None => {
                 if self.floats.len() < rows.num_groups {
-                    self.floats.resize_with(rows.num_groups, BTreeMap::new);
+                    self.floats
+                        .resize_with(rows.num_groups, OrderedCounts::default);
                 }
                 let values = cast(&args[0], &DataType::Float64)?;
                 let v = values.as_primitive::<Float64Type>().values();
                 let maps = &mut self.floats;
                 rows.for_each(Some(values.as_ref()), |i, g, w| {
-                    let k = order_key(v[i]);
-                    let c = maps[g].entry(k).or_insert(0);
-                    *c += w;
-                    if *c == 0 {
-                        maps[g].remove(&k);
-                    }
+                    maps[g].add(order_key(v[i]), w)
                 });
                 Ok(())
             }
@@ -125,8 +121,8 @@ impl GroupAccumulator for Percentile {
                             return None;
                         }
                         let (lo, hi, w) = cont_ranks(self.fraction, n);
-                        let a = from_order_key(*nth(map, lo, self.descending)?);
-                        let b = from_order_key(*nth(map, hi, self.descending)?);
+                        let a = from_order_key(map.nth(lo, self.descending)?);
+                        let b = from_order_key(map.nth(hi, self.descending)?);
                         Some(interpolate(a, b, w))
                     })
                     .collect();
@@ -142,7 +138,7 @@ impl GroupAccumulator for Percentile {
                 *t = 0;
             }
             if let Some(m) = self.floats.get_mut(g) {
-                *m = BTreeMap::new();
+                *m = OrderedCounts::default();
             }
         }
         if let Some(v) = &mut self.values {
@@ -160,9 +156,9 @@ impl GroupAccumulator for Percentile {
         out.len(self.floats.len());
         for map in &self.floats {
             out.len(map.len());
-            for (key, count) in map {
-                out.u64(*key);
-                out.i64(*count);
+            for (key, count) in map.iter() {
+                out.u64(key);
+                out.i64(count);
             }
         }
         Ok(())
@@ -184,10 +180,10 @@ impl GroupAccumulator for Percentile {
         let groups = input.len()?;
         self.floats = Vec::with_capacity(groups);
         for _ in 0..groups {
-            let mut map = BTreeMap::new();
+            let mut map = OrderedCounts::default();
             for _ in 0..input.len()? {
                 let key = input.u64()?;
-                map.insert(key, input.i64()?);
+                map.add(key, input.i64()?);
             }
             self.floats.push(map);
         }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, UInt32Array, UInt64Array, new_null_array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array,
+    new_null_array,
 };
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{
@@ -14,6 +15,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::Rows;
+use super::ordered_counts::OrderedCounts;
 use crate::error::{EngineError, Result};
 use crate::state::{StateReader, StateWriter};
 
@@ -36,13 +38,17 @@ pub enum Key<'a> {
 pub struct ValueCounts {
     data_type: DataType,
     converter: RowConverter,
+    /// Utf8 values are keyed by their own bytes, which order as the row encoding does (both
+    /// compare bytewise, a prefix first), so updates convert nothing; checkpoints and reads
+    /// convert.
+    utf8: bool,
     keys: Keys,
 }
 
 enum Keys {
     Ordinal {
         kind: Ordinals,
-        groups: Vec<BTreeMap<u64, i64>>,
+        groups: Vec<OrderedCounts>,
         /// The batch's keys, reused across batches.
         scratch: Vec<u64>,
     },
@@ -193,6 +199,7 @@ impl ValueCounts {
         };
         Ok(ValueCounts {
             converter: RowConverter::new(vec![SortField::new(data_type.clone())])?,
+            utf8: data_type == DataType::Utf8,
             data_type,
             keys,
         })
@@ -204,38 +211,31 @@ impl ValueCounts {
                 groups, scratch, ..
             } => {
                 if groups.len() < rows.num_groups {
-                    groups.resize_with(rows.num_groups, BTreeMap::new);
+                    groups.resize_with(rows.num_groups, OrderedCounts::default);
                 }
                 Ordinals::keys(values.as_ref(), scratch)?;
                 let keys = &*scratch;
-                rows.for_each(Some(values.as_ref()), |i, g, w| {
-                    add(&mut groups[g], keys[i], w)
-                });
+                rows.for_each(Some(values.as_ref()), |i, g, w| groups[g].add(keys[i], w));
             }
             Keys::Encoded(groups) => {
                 if groups.len() < rows.num_groups {
                     groups.resize_with(rows.num_groups, BTreeMap::new);
                 }
-                let encoded = self
-                    .converter
-                    .convert_columns(std::slice::from_ref(values))?;
-                rows.for_each(Some(values.as_ref()), |i, g, w| {
-                    let bytes = encoded.row(i);
-                    let bytes = bytes.as_ref();
-                    let map = &mut groups[g];
-                    match map.get_mut(bytes) {
-                        Some(c) => {
-                            *c += w;
-                            if *c == 0 {
-                                map.remove(bytes);
-                            }
-                        }
-                        None if w != 0 => {
-                            map.insert(bytes.into(), w);
-                        }
-                        None => {}
-                    }
-                });
+                if self.utf8 {
+                    let strings = values.as_string_opt::<i32>().ok_or_else(|| {
+                        EngineError::Internal(format!("Utf8 values of type {}", values.data_type()))
+                    })?;
+                    rows.for_each(Some(values.as_ref()), |i, g, w| {
+                        add_bytes(&mut groups[g], strings.value(i).as_bytes(), w)
+                    });
+                } else {
+                    let encoded = self
+                        .converter
+                        .convert_columns(std::slice::from_ref(values))?;
+                    rows.for_each(Some(values.as_ref()), |i, g, w| {
+                        add_bytes(&mut groups[g], encoded.row(i).as_ref(), w)
+                    });
+                }
             }
         }
         Ok(())
@@ -248,7 +248,7 @@ impl ValueCounts {
             match &mut self.keys {
                 Keys::Ordinal { groups, .. } => {
                     if let Some(m) = groups.get_mut(g) {
-                        *m = BTreeMap::new();
+                        *m = OrderedCounts::default();
                     }
                 }
                 Keys::Encoded(groups) => {
@@ -268,10 +268,11 @@ impl ValueCounts {
         }
     }
 
-    /// Distinct values of group `g`.
+    /// Distinct values of group `g` (COUNT DISTINCT keeps its own table; tests use this).
+    #[cfg(test)]
     pub fn distinct(&self, g: u32) -> usize {
         match &self.keys {
-            Keys::Ordinal { groups, .. } => groups.get(g as usize).map_or(0, BTreeMap::len),
+            Keys::Ordinal { groups, .. } => groups.get(g as usize).map_or(0, OrderedCounts::len),
             Keys::Encoded(groups) => groups.get(g as usize).map_or(0, BTreeMap::len),
         }
     }
@@ -279,15 +280,7 @@ impl ValueCounts {
     /// Group `g`'s smallest value, or its largest when `last`.
     pub fn extreme(&self, g: u32, last: bool) -> Option<Key<'_>> {
         match &self.keys {
-            Keys::Ordinal { groups, .. } => {
-                let m = groups.get(g as usize)?;
-                let kv = if last {
-                    m.last_key_value()
-                } else {
-                    m.first_key_value()
-                };
-                kv.map(|(k, _)| Key::Ordinal(*k))
-            }
+            Keys::Ordinal { groups, .. } => groups.get(g as usize)?.extreme(last).map(Key::Ordinal),
             Keys::Encoded(groups) => {
                 let m = groups.get(g as usize)?;
                 let kv = if last {
@@ -304,9 +297,10 @@ impl ValueCounts {
     /// `descending`), each value counted as often as it occurs.
     pub fn nth(&self, g: u32, rank: u64, descending: bool) -> Option<Key<'_>> {
         match &self.keys {
-            Keys::Ordinal { groups, .. } => {
-                nth(groups.get(g as usize)?, rank, descending).map(|k| Key::Ordinal(*k))
-            }
+            Keys::Ordinal { groups, .. } => groups
+                .get(g as usize)?
+                .nth(rank, descending)
+                .map(Key::Ordinal),
             Keys::Encoded(groups) => {
                 nth(groups.get(g as usize)?, rank, descending).map(|k| Key::Encoded(k.as_ref()))
             }
@@ -318,12 +312,23 @@ impl ValueCounts {
         out.tag("value_counts");
         match &self.keys {
             Keys::Encoded(groups) => {
+                let values: Vec<&[u8]> =
+                    groups.iter().flat_map(|m| m.keys()).map(|k| &**k).collect();
+                let strings = self
+                    .utf8
+                    .then(|| self.rows_of_strings(&values))
+                    .transpose()?;
+                let mut next = 0;
                 out.len(groups.len());
                 for map in groups {
                     out.len(map.len());
                     for (value, count) in map {
-                        out.bytes(value);
+                        match &strings {
+                            Some(rows) => out.bytes(rows.row(next).as_ref()),
+                            None => out.bytes(value),
+                        }
                         out.i64(*count);
+                        next += 1;
                     }
                 }
             }
@@ -331,7 +336,7 @@ impl ValueCounts {
                 // Every group's keys decoded and row-encoded in one batch, not per group.
                 let keys: Vec<Option<u64>> = groups
                     .iter()
-                    .flat_map(|m| m.keys().map(|k| Some(*k)))
+                    .flat_map(|m| m.iter().map(|(k, _)| Some(k)))
                     .collect();
                 let values = kind.decode(&keys, &self.data_type)?;
                 let encoded = self.converter.convert_columns(&[values])?;
@@ -339,9 +344,9 @@ impl ValueCounts {
                 out.len(groups.len());
                 for map in groups {
                     out.len(map.len());
-                    for count in map.values() {
+                    for (_, count) in map.iter() {
                         out.bytes(encoded.row(next).as_ref());
-                        out.i64(*count);
+                        out.i64(count);
                         next += 1;
                     }
                 }
@@ -355,12 +360,35 @@ impl ValueCounts {
         let n = input.len()?;
         match &mut self.keys {
             Keys::Encoded(groups) => {
-                *groups = Vec::with_capacity(n);
+                let mut saved = Vec::with_capacity(n);
                 for _ in 0..n {
+                    let entries = input.len()?;
+                    let mut group = Vec::with_capacity(entries);
+                    for _ in 0..entries {
+                        group.push((input.bytes()?, input.i64()?));
+                    }
+                    saved.push(group);
+                }
+                let strings = if self.utf8 {
+                    let parser = self.converter.parser();
+                    let all = saved.iter().flatten().map(|(b, _)| parser.parse(b));
+                    let mut columns = self.converter.convert_rows(all)?;
+                    columns.pop()
+                } else {
+                    None
+                };
+                let strings = strings.as_ref().and_then(|c| c.as_string_opt::<i32>());
+                let mut next = 0;
+                *groups = Vec::with_capacity(n);
+                for group in saved {
                     let mut map = BTreeMap::new();
-                    for _ in 0..input.len()? {
-                        let value: Box<[u8]> = input.bytes()?.into();
-                        map.insert(value, input.i64()?);
+                    for (value, count) in group {
+                        let key = match strings {
+                            Some(s) => s.value(next).as_bytes(),
+                            None => value,
+                        };
+                        map.insert(Box::<[u8]>::from(key), count);
+                        next += 1;
                     }
                     groups.push(map);
                 }
@@ -378,20 +406,35 @@ impl ValueCounts {
                         encoded.push(input.bytes()?);
                         counts.push(input.i64()?);
                     }
-                    let mut map = BTreeMap::new();
+                    let mut map = OrderedCounts::default();
                     if entries > 0 {
                         let values = self
                             .converter
                             .convert_rows(encoded.iter().map(|b| parser.parse(b)))?
                             .remove(0);
                         Ordinals::keys(values.as_ref(), scratch)?;
-                        map.extend(scratch.iter().copied().zip(counts));
+                        for (key, count) in scratch.iter().zip(counts) {
+                            map.add(*key, count);
+                        }
                     }
                     groups.push(map);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Utf8 keys (their own bytes) as a StringArray, NULL where None.
+    fn strings<'k>(keys: impl Iterator<Item = Option<&'k [u8]>>) -> Result<StringArray> {
+        keys.map(|k| k.map(std::str::from_utf8).transpose())
+            .collect::<std::result::Result<StringArray, _>>()
+            .map_err(|_| EngineError::Internal("a Utf8 value's key is not UTF-8".into()))
+    }
+
+    /// Utf8 keys in Arrow's row format, as checkpoints store them.
+    fn rows_of_strings(&self, keys: &[&[u8]]) -> Result<datafusion::arrow::row::Rows> {
+        let strings = Self::strings(keys.iter().map(|k| Some(*k)))?;
+        Ok(self.converter.convert_columns(&[Arc::new(strings)])?)
     }
 
     /// Decodes one value per entry, NULL where `None`.
@@ -416,6 +459,12 @@ impl ValueCounts {
         if present.is_empty() {
             return Ok(new_null_array(&self.data_type, picks.len()));
         }
+        if self.utf8 {
+            return Ok(Arc::new(Self::strings(picks.iter().map(|p| match p {
+                Some(Key::Encoded(b)) => Some(*b),
+                _ => None,
+            }))?));
+        }
         let parser = self.converter.parser();
         let decoded = self
             .converter
@@ -435,27 +484,25 @@ impl ValueCounts {
     }
 }
 
-/// Adds `w` occurrences of `key` (negative: removes them).
+/// Adds `w` occurrences of the value keyed `bytes` (negative: removes them).
 #[inline]
-fn add(map: &mut BTreeMap<u64, i64>, key: u64, w: i64) {
-    use std::collections::btree_map::Entry;
-    match map.entry(key) {
-        Entry::Occupied(mut e) => {
-            *e.get_mut() += w;
-            if *e.get() == 0 {
-                e.remove();
+fn add_bytes(map: &mut BTreeMap<Box<[u8]>, i64>, bytes: &[u8], w: i64) {
+    match map.get_mut(bytes) {
+        Some(c) => {
+            *c += w;
+            if *c == 0 {
+                map.remove(bytes);
             }
         }
-        Entry::Vacant(e) => {
-            if w != 0 {
-                e.insert(w);
-            }
+        None if w != 0 => {
+            map.insert(bytes.into(), w);
         }
+        None => {}
     }
 }
 
 /// The key at 0-based `rank` of an ordered multiset walked in the given direction.
-pub(crate) fn nth<K>(map: &BTreeMap<K, i64>, rank: u64, descending: bool) -> Option<&K> {
+fn nth<K>(map: &BTreeMap<K, i64>, rank: u64, descending: bool) -> Option<&K> {
     fn walk<'a, K: 'a>(
         entries: impl Iterator<Item = (&'a K, &'a i64)>,
         rank: u64,
@@ -513,9 +560,9 @@ mod tests {
         fn nth_distinct(&self, g: u32, i: u64) -> Option<Key<'_>> {
             match &self.keys {
                 Keys::Ordinal { groups, .. } => groups[g as usize]
-                    .keys()
+                    .iter()
                     .nth(i as usize)
-                    .map(|k| Key::Ordinal(*k)),
+                    .map(|(k, _)| Key::Ordinal(k)),
                 Keys::Encoded(groups) => groups[g as usize]
                     .keys()
                     .nth(i as usize)
@@ -525,7 +572,10 @@ mod tests {
 
         fn count_of(&self, g: u32, key: Key<'_>) -> i64 {
             match (&self.keys, key) {
-                (Keys::Ordinal { groups, .. }, Key::Ordinal(k)) => groups[g as usize][&k],
+                (Keys::Ordinal { groups, .. }, Key::Ordinal(k)) => groups[g as usize]
+                    .iter()
+                    .find_map(|(key, c)| (key == k).then_some(c))
+                    .unwrap_or(0),
                 (Keys::Encoded(groups), Key::Encoded(b)) => groups[g as usize][b],
                 _ => unreachable!(),
             }
