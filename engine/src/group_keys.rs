@@ -3,9 +3,10 @@
 use datafusion::arrow::array::{Array, ArrayData, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{RowConverter, SortField};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use crate::error::Result;
 use crate::key_encoding::{EncodedKeys, KeyEncoding};
@@ -27,9 +28,13 @@ pub struct GroupKeys {
     /// One row's compact key, reused across rows; and keys encoded in bulk when loading.
     row: Vec<u8>,
     scratch: EncodedKeys,
-    /// The ids of live keys, found by their bytes' hash; a key's bytes are stored once, in
-    /// `keys`, which equality reads through the id.
-    ids: HashTable<u32>,
+    /// The ids of live keys by partition (a view's window), each found by its bytes' hash;
+    /// a key's bytes are stored once, in `keys`, which equality reads through the id.
+    /// Why per partition: a batch's rows fall in one or two windows, so the tables it
+    /// probes are small and stay in cache, however many windows are open.
+    tables: HashMap<i64, HashTable<u32>>,
+    /// The partition of each id.
+    parts: Vec<i64>,
     hasher: DefaultHashBuilder,
     /// Key bytes by id, to turn ids back into Arrow columns for output; empty when free.
     keys: Vec<Box<[u8]>>,
@@ -48,7 +53,8 @@ impl GroupKeys {
             compact: KeyEncoding::new(types),
             row: Vec::new(),
             scratch: EncodedKeys::default(),
-            ids: HashTable::new(),
+            tables: HashMap::new(),
+            parts: Vec::new(),
             hasher: DefaultHashBuilder::default(),
             keys: Vec::new(),
             hashes: Vec::new(),
@@ -65,10 +71,12 @@ impl GroupKeys {
     }
 
     /// Fills `out` with the id of each row's key, creating ids for new keys; calls
-    /// `on_new(id, row)` for each new key.
+    /// `on_new(id, row)` for each new key. `partition(row)` is the row's partition, a value
+    /// the key determines (its window's start).
     pub fn intern(
         &mut self,
         columns: &[ArrayRef],
+        partition: impl Fn(usize) -> i64,
         out: &mut Vec<u32>,
         mut on_new: impl FnMut(u32, usize),
     ) -> Result<()> {
@@ -81,70 +89,111 @@ impl GroupKeys {
                 let data: Vec<ArrayData> = columns.iter().map(|c| c.to_data()).collect();
                 let encoder = encoding.encoder(&data)?;
                 let mut key = std::mem::take(&mut self.row);
+                let mut current = None;
                 for i in 0..encoder.rows() {
                     key.clear();
                     encoder.encode(i, &mut key);
-                    out.push(self.lookup(&key, i, &mut on_new));
+                    let part = partition(i);
+                    let mut table = self.table(&mut current, part);
+                    out.push(self.lookup(&mut table, &key, part, i, &mut on_new));
+                    current = Some((part, table));
                 }
+                self.put_back(current);
                 self.row = key;
             }
             None => {
                 let rows = self.converter.convert_columns(columns)?;
+                let mut current = None;
                 for i in 0..rows.num_rows() {
-                    out.push(self.lookup(rows.row(i).data(), i, &mut on_new));
+                    let part = partition(i);
+                    let mut table = self.table(&mut current, part);
+                    out.push(self.lookup(&mut table, rows.row(i).data(), part, i, &mut on_new));
+                    current = Some((part, table));
                 }
+                self.put_back(current);
             }
         }
         Ok(())
     }
 
-    /// The id of `bytes`, a new one (announced to `on_new` with `row`) if unseen.
-    #[inline]
-    fn lookup(&mut self, bytes: &[u8], row: usize, on_new: &mut impl FnMut(u32, usize)) -> u32 {
-        let hash = self.hasher.hash_one(bytes);
-        let keys = &self.keys;
-        match self
-            .ids
-            .find(hash, |&id| keys[id as usize].as_ref() == bytes)
-        {
-            Some(id) => *id,
-            None => {
-                let id = self.add(bytes.into(), hash);
-                on_new(id, row);
-                id
+    /// The table of `part`, taken out of the map: `current` holds it while consecutive rows
+    /// share a partition (one map lookup per run of rows, not per row).
+    fn table(&mut self, current: &mut Option<(i64, HashTable<u32>)>, part: i64) -> HashTable<u32> {
+        match current.take() {
+            Some((p, table)) if p == part => table,
+            other => {
+                self.put_back(other);
+                self.tables.remove(&part).unwrap_or_default()
             }
         }
     }
 
-    /// Stores a new key under a free id or a fresh one, and returns the id.
-    fn add(&mut self, key: Box<[u8]>, hash: u64) -> u32 {
+    fn put_back(&mut self, current: Option<(i64, HashTable<u32>)>) {
+        if let Some((part, table)) = current {
+            self.tables.insert(part, table);
+        }
+    }
+
+    /// The id of `bytes` in `part`, a new one (announced to `on_new` with `row`) if unseen.
+    #[inline]
+    fn lookup(
+        &mut self,
+        table: &mut HashTable<u32>,
+        bytes: &[u8],
+        part: i64,
+        row: usize,
+        on_new: &mut impl FnMut(u32, usize),
+    ) -> u32 {
+        let hash = self.hasher.hash_one(bytes);
+        let keys = &self.keys;
+        if let Some(id) = table.find(hash, |&id| keys[id as usize].as_ref() == bytes) {
+            return *id;
+        }
+        let id = self.add(table, bytes.into(), hash, part);
+        on_new(id, row);
+        id
+    }
+
+    /// Stores a new key of partition `part` (whose table is `table`) under a free id or a
+    /// fresh one, and returns the id.
+    fn add(&mut self, table: &mut HashTable<u32>, key: Box<[u8]>, hash: u64, part: i64) -> u32 {
         let id = match self.free.pop() {
             Some(id) => {
                 self.keys[id as usize] = key;
                 self.hashes[id as usize] = hash;
+                self.parts[id as usize] = part;
                 id
             }
             None => {
                 self.keys.push(key);
                 self.hashes.push(hash);
+                self.parts.push(part);
                 (self.keys.len() - 1) as u32
             }
         };
         let hashes = &self.hashes;
-        self.ids.insert_unique(hash, id, |&id| hashes[id as usize]);
+        table.insert_unique(hash, id, |&id| hashes[id as usize]);
         id
     }
 
     /// Forgets the keys of `groups`; their ids go to the next new keys.
     pub fn release(&mut self, groups: &[u32]) {
         for &g in groups {
-            let Some(&hash) = self.hashes.get(g as usize) else {
+            let (Some(&hash), Some(&part)) =
+                (self.hashes.get(g as usize), self.parts.get(g as usize))
+            else {
                 continue;
             };
-            if let Ok(entry) = self.ids.find_entry(hash, |&id| id == g) {
+            let Some(table) = self.tables.get_mut(&part) else {
+                continue;
+            };
+            if let Ok(entry) = table.find_entry(hash, |&id| id == g) {
                 entry.remove();
                 self.keys[g as usize] = Box::default();
                 self.free.push(g);
+            }
+            if table.is_empty() {
+                self.tables.remove(&part);
             }
         }
     }
@@ -202,7 +251,12 @@ impl GroupKeys {
     }
 
     /// Replaces the keys with what [`GroupKeys::save`] wrote; ids stay the same.
-    pub fn load(&mut self, input: &mut StateReader) -> Result<()> {
+    /// `partitions` holds each id's partition (ids it leaves out are in none, as free ids).
+    pub fn load(
+        &mut self,
+        input: &mut StateReader,
+        partitions: &BTreeMap<i64, Vec<u32>>,
+    ) -> Result<()> {
         input.tag("group_keys")?;
         let n = input.len()?;
         let mut saved = Vec::with_capacity(n);
@@ -225,17 +279,31 @@ impl GroupKeys {
                 }
             }
         }
-        self.ids = HashTable::with_capacity(n);
         self.hashes = self
             .keys
             .iter()
             .map(|k| self.hasher.hash_one(&**k))
             .collect();
-        for (id, &hash) in self.hashes.iter().enumerate() {
-            if !free[id] {
-                self.ids
-                    .insert_unique(hash, id as u32, |&id| self.hashes[id as usize]);
+        self.parts = vec![0; n];
+        self.tables = HashMap::new();
+        let damaged = |what: &str| {
+            crate::error::EngineError::Storage(format!("checkpoint state is damaged: {what}"))
+        };
+        let mut placed = vec![false; n];
+        for (part, ids) in partitions {
+            let table = self.tables.entry(*part).or_default();
+            for &id in ids {
+                let i = id as usize;
+                if i >= n || free[i] || placed[i] {
+                    return Err(damaged("a group in no key, a free key or two windows"));
+                }
+                placed[i] = true;
+                self.parts[i] = *part;
+                table.insert_unique(self.hashes[i], id, |&id| self.hashes[id as usize]);
             }
+        }
+        if (0..n).any(|i| !free[i] && !placed[i]) {
+            return Err(damaged("a group key in no window"));
         }
         Ok(())
     }
@@ -273,7 +341,7 @@ mod tests {
         ];
         let mut ids = vec![];
         let mut new = vec![];
-        k.intern(&cols, &mut ids, |id, row| new.push((id, row)))
+        k.intern(&cols, |_| 0, &mut ids, |id, row| new.push((id, row)))
             .unwrap();
         assert_eq!(ids, vec![0, 1, 0, 2]);
         assert_eq!(new, vec![(0, 0), (1, 1), (2, 3)]);
@@ -288,16 +356,21 @@ mod tests {
         let mut k = GroupKeys::new(&[DataType::Int32]).unwrap();
         let mut ids = vec![];
         let col = |v: Vec<i32>| -> Vec<ArrayRef> { vec![Arc::new(Int32Array::from(v))] };
-        k.intern(&col(vec![10, 20, 30]), &mut ids, |_, _| {})
+        k.intern(&col(vec![10, 20, 30]), |_| 0, &mut ids, |_, _| {})
             .unwrap();
         k.release(&[1]);
         let mut out = StateWriter::default();
         k.save(&mut out).unwrap();
         let bytes = out.into_bytes();
         let mut restored = GroupKeys::new(&[DataType::Int32]).unwrap();
-        restored.load(&mut StateReader::new(&bytes)).unwrap();
+        restored
+            .load(
+                &mut StateReader::new(&bytes),
+                &BTreeMap::from([(0, vec![0, 2])]),
+            )
+            .unwrap();
         for keys in [&mut k, &mut restored] {
-            keys.intern(&col(vec![40, 10, 20]), &mut ids, |_, _| {})
+            keys.intern(&col(vec![40, 10, 20]), |_| 0, &mut ids, |_, _| {})
                 .unwrap();
             // 40 takes the released id 1; 20 was forgotten, so it is new too.
             assert_eq!(ids, vec![1, 0, 3]);

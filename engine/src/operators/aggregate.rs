@@ -183,10 +183,11 @@ impl GroupAggregate {
                 let window_values: &[i64] =
                     window_data.as_ref().map_or(&[], |d| d.buffer::<i64>(0));
                 let windows = &mut self.windows;
-                keys.intern(&key_columns, &mut ids, |id, row| {
-                    let w = window_column
-                        .map_or(WHOLE_VIEW, |c| Self::partition_of(window_values, c, row));
-                    windows.entry(w).or_default().push(id);
+                let partition = |row| {
+                    window_column.map_or(WHOLE_VIEW, |c| Self::partition_of(window_values, c, row))
+                };
+                keys.intern(&key_columns, partition, &mut ids, |id, row| {
+                    windows.entry(partition(row)).or_default().push(id);
                 })?;
                 match window_column {
                     None => {
@@ -314,7 +315,7 @@ impl Operator for GroupAggregate {
         self.closed = input.i64s()?.into_iter().collect();
         let has_keys = input.bool()?;
         match (&mut self.keys, has_keys) {
-            (Some(keys), true) => keys.load(input)?,
+            (Some(keys), true) => keys.load(input, &self.windows)?,
             (None, false) => {}
             _ => {
                 return Err(EngineError::Storage(
