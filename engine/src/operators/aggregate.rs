@@ -142,13 +142,6 @@ impl GroupAggregate {
             .collect()
     }
 
-    fn partition_of(values: &[i64], column: &ArrayRef, row: usize) -> PartitionKey {
-        if column.is_null(row) {
-            return NULL_WINDOW;
-        }
-        values[row]
-    }
-
     fn update(
         &mut self,
         batch: &RecordBatch,
@@ -182,26 +175,22 @@ impl GroupAggregate {
                 let window_data = window_column.map(|c| c.to_data());
                 let window_values: &[i64] =
                     window_data.as_ref().map_or(&[], |d| d.buffer::<i64>(0));
-                let windows = &mut self.windows;
-                let partition = |row| {
-                    window_column.map_or(WHOLE_VIEW, |c| Self::partition_of(window_values, c, row))
+                let window_nulls = window_data.as_ref().and_then(|d| d.nulls());
+                let partition = |row: usize| match window_column {
+                    None => WHOLE_VIEW,
+                    Some(_) if window_nulls.is_some_and(|n| n.is_null(row)) => NULL_WINDOW,
+                    Some(_) => window_values[row],
                 };
+                let windows = &mut self.windows;
                 keys.intern(&key_columns, partition, &mut ids, |id, row| {
                     windows.entry(partition(row)).or_default().push(id);
                 })?;
-                match window_column {
-                    None => {
-                        touched.insert(WHOLE_VIEW);
-                    }
-                    Some(c) => {
-                        let mut last = None;
-                        for row in 0..n {
-                            let w = Self::partition_of(window_values, c, row);
-                            if last != Some(w) {
-                                touched.insert(w);
-                                last = Some(w);
-                            }
-                        }
+                let mut last = None;
+                for row in 0..n {
+                    let w = partition(row);
+                    if last != Some(w) {
+                        touched.insert(w);
+                        last = Some(w);
                     }
                 }
             }
