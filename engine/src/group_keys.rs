@@ -94,9 +94,8 @@ impl GroupKeys {
                     key.clear();
                     encoder.encode(i, &mut key);
                     let part = partition(i);
-                    let mut table = self.table(&mut current, part);
-                    out.push(self.lookup(&mut table, &key, part, i, &mut on_new));
-                    current = Some((part, table));
+                    let table = self.table(&mut current, part);
+                    out.push(self.lookup(table, &key, part, i, &mut on_new));
                 }
                 self.put_back(current);
                 self.row = key;
@@ -106,9 +105,8 @@ impl GroupKeys {
                 let mut current = None;
                 for i in 0..rows.num_rows() {
                     let part = partition(i);
-                    let mut table = self.table(&mut current, part);
-                    out.push(self.lookup(&mut table, rows.row(i).data(), part, i, &mut on_new));
-                    current = Some((part, table));
+                    let table = self.table(&mut current, part);
+                    out.push(self.lookup(table, rows.row(i).data(), part, i, &mut on_new));
                 }
                 self.put_back(current);
             }
@@ -118,14 +116,17 @@ impl GroupKeys {
 
     /// The table of `part`, taken out of the map: `current` holds it while consecutive rows
     /// share a partition (one map lookup per run of rows, not per row).
-    fn table(&mut self, current: &mut Option<(i64, HashTable<u32>)>, part: i64) -> HashTable<u32> {
-        match current.take() {
-            Some((p, table)) if p == part => table,
-            other => {
-                self.put_back(other);
-                self.tables.remove(&part).unwrap_or_default()
-            }
+    fn table<'c>(
+        &mut self,
+        current: &'c mut Option<(i64, HashTable<u32>)>,
+        part: i64,
+    ) -> &'c mut HashTable<u32> {
+        if current.as_ref().map(|c| c.0) != Some(part) {
+            let table = self.tables.remove(&part).unwrap_or_default();
+            self.put_back(current.replace((part, table)));
         }
+        // Some by now: the closure never runs.
+        &mut current.get_or_insert_with(|| (part, HashTable::new())).1
     }
 
     fn put_back(&mut self, current: Option<(i64, HashTable<u32>)>) {
