@@ -70,6 +70,8 @@ pub struct Settings {
     pub event_rate: u64,
     /// The consumer's `fetch.wait.max.ms`; None leaves librdkafka's default.
     pub fetch_wait_ms: Option<u64>,
+    /// The producer's `linger.ms`: how long it gathers a partition's events into one batch.
+    pub linger_ms: u64,
 }
 
 impl Settings {
@@ -396,6 +398,7 @@ impl ProducerProcess {
             .args(["--rate", &settings.rate.to_string()])
             .args(["--seconds", &settings.seconds.to_string()])
             .args(["--event-rate", &settings.event_rate.to_string()])
+            .args(["--linger-ms", &settings.linger_ms.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -489,6 +492,8 @@ pub struct ProducerArgs {
     seconds: u64,
     #[arg(long)]
     event_rate: u64,
+    #[arg(long)]
+    linger_ms: u64,
 }
 
 /// The producer process: makes the topic (and the mock broker), says READY, produces on
@@ -601,7 +606,7 @@ fn produce(
         .set("bootstrap.servers", bootstrap)
         // Tansu acknowledges snappy batches but cannot serve them.
         .set("compression.type", "none")
-        .set("linger.ms", "5")
+        .set("linger.ms", args.linger_ms.to_string())
         .set("acks", "all")
         // A slow broker can time a request out; the retry must not store it twice.
         .set("enable.idempotence", "true")

@@ -115,6 +115,11 @@ enum Command {
         /// does not answer early when events arrive), librdkafka's (500) otherwise.
         #[arg(long)]
         fetch_wait_ms: Option<u64>,
+        /// The producer's `linger.ms`: how long it gathers a partition's events into one
+        /// batch before sending (freshness is measured from the broker's acknowledgement,
+        /// so lingering does not count against it).
+        #[arg(long, default_value_t = 5)]
+        linger_ms: u64,
     },
     /// Scenario (c): the Grafana dashboard's panel queries over the Postgres wire, for the
     /// last --hours of event time, while live events are pushed.
@@ -267,6 +272,7 @@ async fn run(command: Command) -> Result<(), String> {
             partitions,
             event_rate,
             fetch_wait_ms,
+            linger_ms,
         } => {
             let machine = Machine::read();
             let settings = kafka::Settings {
@@ -276,6 +282,7 @@ async fn run(command: Command) -> Result<(), String> {
                 partitions: partitions.max(1),
                 event_rate,
                 fetch_wait_ms,
+                linger_ms,
             };
             let (db, run) = kafka::run(&settings, common.check).await?;
             let settings = BTreeMap::from([
@@ -284,6 +291,7 @@ async fn run(command: Command) -> Result<(), String> {
                 ("seconds", json!(settings.seconds)),
                 ("partitions", json!(settings.partitions)),
                 ("event_rate", json!(settings.event_rate)),
+                ("linger_ms", json!(settings.linger_ms)),
                 (
                     "fetch_wait_ms",
                     settings
