@@ -33,8 +33,6 @@ pub struct GroupKeys {
     /// Why per partition: a batch's rows fall in one or two windows, so the tables it
     /// probes are small and stay in cache, however many windows are open.
     tables: HashMap<i64, HashTable<u32>>,
-    /// The partition of each id.
-    parts: Vec<i64>,
     hasher: DefaultHashBuilder,
     /// Key bytes by id, to turn ids back into Arrow columns for output; empty when free.
     keys: Vec<Box<[u8]>>,
@@ -54,7 +52,6 @@ impl GroupKeys {
             row: Vec::new(),
             scratch: EncodedKeys::default(),
             tables: HashMap::new(),
-            parts: Vec::new(),
             hasher: DefaultHashBuilder::default(),
             keys: Vec::new(),
             hashes: Vec::new(),
@@ -95,7 +92,7 @@ impl GroupKeys {
                     encoder.encode(i, &mut key);
                     let part = partition(i);
                     let table = self.table(&mut current, part);
-                    out.push(self.lookup(table, &key, part, i, &mut on_new));
+                    out.push(self.lookup(table, &key, i, &mut on_new));
                 }
                 self.put_back(current);
                 self.row = key;
@@ -106,7 +103,7 @@ impl GroupKeys {
                 for i in 0..rows.num_rows() {
                     let part = partition(i);
                     let table = self.table(&mut current, part);
-                    out.push(self.lookup(table, rows.row(i).data(), part, i, &mut on_new));
+                    out.push(self.lookup(table, rows.row(i).data(), i, &mut on_new));
                 }
                 self.put_back(current);
             }
@@ -135,13 +132,13 @@ impl GroupKeys {
         }
     }
 
-    /// The id of `bytes` in `part`, a new one (announced to `on_new` with `row`) if unseen.
+    /// The id of `bytes` in its partition's `table`, a new one (announced to `on_new` with
+    /// `row`) if unseen.
     #[inline]
     fn lookup(
         &mut self,
         table: &mut HashTable<u32>,
         bytes: &[u8],
-        part: i64,
         row: usize,
         on_new: &mut impl FnMut(u32, usize),
     ) -> u32 {
@@ -150,25 +147,23 @@ impl GroupKeys {
         if let Some(id) = table.find(hash, |&id| keys[id as usize].as_ref() == bytes) {
             return *id;
         }
-        let id = self.add(table, bytes.into(), hash, part);
+        let id = self.add(table, bytes.into(), hash);
         on_new(id, row);
         id
     }
 
-    /// Stores a new key of partition `part` (whose table is `table`) under a free id or a
-    /// fresh one, and returns the id.
-    fn add(&mut self, table: &mut HashTable<u32>, key: Box<[u8]>, hash: u64, part: i64) -> u32 {
+    /// Stores a new key under a free id or a fresh one, in its partition's `table`, and
+    /// returns the id.
+    fn add(&mut self, table: &mut HashTable<u32>, key: Box<[u8]>, hash: u64) -> u32 {
         let id = match self.free.pop() {
             Some(id) => {
                 self.keys[id as usize] = key;
                 self.hashes[id as usize] = hash;
-                self.parts[id as usize] = part;
                 id
             }
             None => {
                 self.keys.push(key);
                 self.hashes.push(hash);
-                self.parts.push(part);
                 (self.keys.len() - 1) as u32
             }
         };
@@ -177,25 +172,15 @@ impl GroupKeys {
         id
     }
 
-    /// Forgets the keys of `groups`; their ids go to the next new keys.
-    pub fn release(&mut self, groups: &[u32]) {
-        for &g in groups {
-            let (Some(&hash), Some(&part)) =
-                (self.hashes.get(g as usize), self.parts.get(g as usize))
-            else {
-                continue;
-            };
-            let Some(table) = self.tables.get_mut(&part) else {
-                continue;
-            };
-            if let Ok(entry) = table.find_entry(hash, |&id| id == g) {
-                entry.remove();
-                self.keys[g as usize] = Box::default();
-                self.free.push(g);
-            }
-            if table.is_empty() {
-                self.tables.remove(&part);
-            }
+    /// Forgets every key of partition `part` (a window that closed or expired); their ids go
+    /// to the next new keys.
+    pub fn release(&mut self, part: i64) {
+        let Some(table) = self.tables.remove(&part) else {
+            return;
+        };
+        for id in table {
+            self.keys[id as usize] = Box::default();
+            self.free.push(id);
         }
     }
 
@@ -285,7 +270,6 @@ impl GroupKeys {
             .iter()
             .map(|k| self.hasher.hash_one(&**k))
             .collect();
-        self.parts = vec![0; n];
         self.tables = HashMap::new();
         let damaged = |what: &str| {
             crate::error::EngineError::Storage(format!("checkpoint state is damaged: {what}"))
@@ -299,7 +283,6 @@ impl GroupKeys {
                     return Err(damaged("a group in no key, a free key or two windows"));
                 }
                 placed[i] = true;
-                self.parts[i] = *part;
                 table.insert_unique(self.hashes[i], id, |&id| self.hashes[id as usize]);
             }
         }
@@ -357,9 +340,21 @@ mod tests {
         let mut k = GroupKeys::new(&[DataType::Int32]).unwrap();
         let mut ids = vec![];
         let col = |v: Vec<i32>| -> Vec<ArrayRef> { vec![Arc::new(Int32Array::from(v))] };
-        k.intern(&col(vec![10, 20, 30]), |_| 0, &mut ids, |_, _| {})
-            .unwrap();
-        k.release(&[1]);
+        // Partition = value / 100: 10 and 30 in partition 0, 120 in partition 1.
+        let part = |values: &[i32]| {
+            let values = values.to_vec();
+            move |row: usize| i64::from(values[row] / 100)
+        };
+        k.intern(
+            &col(vec![10, 120, 30]),
+            part(&[10, 120, 30]),
+            &mut ids,
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(ids, vec![0, 1, 2]);
+        k.release(1);
+        k.release(7); // no such partition: nothing happens
         let mut out = StateWriter::default();
         k.save(&mut out).unwrap();
         let bytes = out.into_bytes();
@@ -371,11 +366,17 @@ mod tests {
             )
             .unwrap();
         for keys in [&mut k, &mut restored] {
-            keys.intern(&col(vec![40, 10, 20]), |_| 0, &mut ids, |_, _| {})
+            let values = [140, 10, 120, 30];
+            keys.intern(&col(values.to_vec()), part(&values), &mut ids, |_, _| {})
                 .unwrap();
-            // 40 takes the released id 1; 20 was forgotten, so it is new too.
-            assert_eq!(ids, vec![1, 0, 3]);
+            // 140 takes the released id 1; 120 was forgotten with its partition, so it is
+            // new too; partition 0's keys keep their ids.
+            assert_eq!(ids, vec![1, 0, 3, 2]);
             assert_eq!(keys.len(), 4);
         }
+        // A checkpoint whose windows name a free id is damaged.
+        let mut other = GroupKeys::new(&[DataType::Int32]).unwrap();
+        let wrong = BTreeMap::from([(0, vec![0, 1, 2])]);
+        assert!(other.load(&mut StateReader::new(&bytes), &wrong).is_err());
     }
 }

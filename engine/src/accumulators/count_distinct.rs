@@ -382,17 +382,9 @@ impl GroupAccumulator for CountDistinct {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accumulators::test_rows as rows;
     use crate::accumulators::value_counts::ValueCounts;
     use datafusion::arrow::array::{Int32Array, TimestampMicrosecondArray};
-
-    fn rows<'a>(groups: &'a [u32], weights: Option<&'a [i64]>, num_groups: usize) -> Rows<'a> {
-        Rows {
-            groups,
-            weights,
-            filter: None,
-            num_groups,
-        }
-    }
 
     fn counts(c: &CountDistinct, groups: &[u32]) -> Vec<i64> {
         let out = c.evaluate(groups).unwrap();

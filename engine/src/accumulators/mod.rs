@@ -54,6 +54,21 @@ impl Rows<'_> {
     }
 }
 
+/// Rows without a filter, for the accumulators' unit tests.
+#[cfg(test)]
+pub(crate) fn test_rows<'a>(
+    groups: &'a [u32],
+    weights: Option<&'a [i64]>,
+    num_groups: usize,
+) -> Rows<'a> {
+    Rows {
+        groups,
+        weights,
+        filter: None,
+        num_groups,
+    }
+}
+
 /// State of one aggregate function for every group of a view.
 pub trait GroupAccumulator: Send {
     /// Folds the batch's argument columns `args` into the groups of `rows`.

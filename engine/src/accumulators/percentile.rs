@@ -194,16 +194,8 @@ impl GroupAccumulator for Percentile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accumulators::test_rows as rows;
     use datafusion::arrow::array::{Array, Int32Array, StringArray};
-
-    fn rows<'a>(groups: &'a [u32], weights: Option<&'a [i64]>, num_groups: usize) -> Rows<'a> {
-        Rows {
-            groups,
-            weights,
-            filter: None,
-            num_groups,
-        }
-    }
 
     #[test]
     fn order_key_round_trips_and_orders() {

@@ -526,16 +526,8 @@ fn nth<K>(map: &BTreeMap<K, i64>, rank: u64, descending: bool) -> Option<&K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accumulators::test_rows as rows;
     use datafusion::arrow::array::{Int32Array, StringArray, TimestampMillisecondArray};
-
-    fn rows<'a>(groups: &'a [u32], weights: Option<&'a [i64]>, num_groups: usize) -> Rows<'a> {
-        Rows {
-            groups,
-            weights,
-            filter: None,
-            num_groups,
-        }
-    }
 
     /// Every group's values in order with their counts, decoded, as text.
     fn contents(v: &ValueCounts, groups: u32) -> Vec<Vec<(String, i64)>> {

@@ -126,7 +126,7 @@ impl GroupAggregate {
             accumulator.reset(&groups);
         }
         if let Some(keys) = &mut self.keys {
-            keys.release(&groups);
+            keys.release(window);
         }
         for &g in &groups {
             self.rows[g as usize] = 0;
