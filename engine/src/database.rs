@@ -29,7 +29,8 @@ use crate::planner::{ViewContext, plan_view, windowed_schema};
 use crate::schema_table::SchemaTable;
 use crate::session::Session;
 use crate::source_runner::{FlushWait, SourceRunner};
-use crate::view_table::{ViewProvider, ViewTable};
+use crate::view_scan::ViewProvider;
+use crate::view_table::ViewTable;
 use crate::watermark::{SourceWatermark, WatermarkSpec};
 
 /// What one statement returns.

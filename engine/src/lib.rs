@@ -36,7 +36,9 @@
 //!   view holds.
 //! - [`system_tables`]: the `palisade` schema (`dead_letters`, `source_partitions`).
 //! - [`state`]: view state as bytes for checkpoints ([`state::Stateful`]).
-//! - [`view_table`]: a view's rows per window, snapshots, and its DataFusion table.
+//! - [`view_table`]: a view's rows per window, and snapshots of them.
+//! - [`view_scan`]: a view as a DataFusion table, whole windows kept or skipped by filters
+//!   on `window_start`.
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
 //! - [`durable`]: opening a data directory, saving the catalog, writing checkpoints.
@@ -66,6 +68,7 @@ pub mod source_runner;
 pub mod state;
 pub mod stream_runner;
 pub mod system_tables;
+pub mod view_scan;
 pub mod view_table;
 pub mod watermark;
 

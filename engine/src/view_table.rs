@@ -1,21 +1,16 @@
 //! A materialized view's rows: kept per window, read as a snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_trait::async_trait;
+use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::Session;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::{TableProvider, TableType};
-use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::Result;
 use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
@@ -38,11 +33,29 @@ pub enum ReadOrder {
 }
 
 /// Rows by window. A window's rows are replaced whole when it changes, so reading never
-/// looks at events, only at rows: the cost of a read is the size of the view.
+/// looks at events, only at rows: the cost of a read is the size of the view, or of the
+/// windows a filter on `window_start` keeps ([`crate::view_scan`]).
 pub struct ViewTable {
     schema: SchemaRef,
     order: ReadOrder,
-    rows: Mutex<BTreeMap<PartitionKey, Vec<RecordBatch>>>,
+    /// The `window_start` column, when the view has a timestamp column of that name.
+    window_column: Option<usize>,
+    rows: Mutex<Stored>,
+}
+
+#[derive(Default)]
+struct Stored {
+    windows: Partitions,
+    /// Windows whose rows all hold one value in the window column (checked as they are
+    /// stored): a filter on that column alone keeps or drops such a window whole.
+    uniform: BTreeSet<PartitionKey>,
+}
+
+/// One window's rows, as a scan sees them.
+pub struct WindowRows {
+    pub batches: Vec<RecordBatch>,
+    /// Every row holds the same value in [`ViewTable::window_column`].
+    pub uniform: bool,
 }
 
 /// Appended batches of a view without windows are merged past this count, so a read
@@ -57,10 +70,15 @@ impl fmt::Debug for ViewTable {
 
 impl ViewTable {
     pub fn new(schema: SchemaRef, order: ReadOrder) -> Self {
+        let window_column = schema
+            .index_of(crate::planner::WINDOW_START)
+            .ok()
+            .filter(|&i| matches!(schema.field(i).data_type(), DataType::Timestamp(_, _)));
         ViewTable {
             schema,
             order,
-            rows: Mutex::new(BTreeMap::new()),
+            window_column,
+            rows: Mutex::new(Stored::default()),
         }
     }
 
@@ -68,7 +86,29 @@ impl ViewTable {
         Arc::clone(&self.schema)
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, Vec<RecordBatch>>> {
+    /// The column a window's rows may share one value of: `window_start`.
+    pub fn window_column(&self) -> Option<usize> {
+        self.window_column
+    }
+
+    /// Whether every row of `batches` holds one value (or NULL) in the window column.
+    fn is_uniform(&self, batches: &[RecordBatch]) -> bool {
+        let Some(column) = self.window_column else {
+            return false;
+        };
+        let mut first: Option<Option<i64>> = None;
+        batches.iter().all(|b| {
+            let data = b.column(column).to_data();
+            // A timestamp's values are i64 whatever its unit.
+            let values = &data.buffer::<i64>(0)[..data.len()];
+            (0..data.len()).all(|i| {
+                let value = data.is_valid(i).then(|| values[i]);
+                *first.get_or_insert(value) == value
+            })
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Stored> {
         // A panic while holding this lock cannot leave a window half-replaced (replacement
         // is one map insert), so a poisoned lock's data is still whole.
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
@@ -77,7 +117,7 @@ impl ViewTable {
     /// Every window's rows, shared (batches are reference-counted): a cheap copy to encode
     /// with [`ViewTable::save_rows`] later, without the view's lock.
     pub fn partitions_shared(&self) -> Partitions {
-        self.lock().clone()
+        self.lock().windows.clone()
     }
 
     /// Writes `rows` (a checkpoint's copy) as [`ViewTable::load`] reads them.
@@ -108,14 +148,26 @@ impl ViewTable {
             }
             loaded.insert(partition, batches);
         }
-        *self.lock() = loaded;
+        let uniform = loaded
+            .iter()
+            .filter(|(k, batches)| **k != WHOLE_VIEW && self.is_uniform(batches))
+            .map(|(k, _)| *k)
+            .collect();
+        *self.lock() = Stored {
+            windows: loaded,
+            uniform,
+        };
         Ok(())
     }
 
     /// Stores a pipeline's output and returns the changes views over this view receive,
     /// with each replaced window's previous rows filled in.
     pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<Change>> {
-        let mut rows = self.lock();
+        let mut stored = self.lock();
+        let Stored {
+            windows: rows,
+            uniform,
+        } = &mut *stored;
         let mut out = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
@@ -136,8 +188,13 @@ impl ViewTable {
                         Some(batches) => Some(concat_batches(&self.schema, batches.iter())?),
                         None => None,
                     };
+                    uniform.remove(&partition);
                     if let Some(new) = &new {
-                        rows.insert(partition, vec![new.clone()]);
+                        let batches = vec![new.clone()];
+                        if partition != WHOLE_VIEW && self.is_uniform(&batches) {
+                            uniform.insert(partition);
+                        }
+                        rows.insert(partition, batches);
                     }
                     out.push(Change::Replace {
                         partition,
@@ -152,15 +209,28 @@ impl ViewTable {
 
     /// The view's rows now, in its read order.
     pub fn snapshot(&self) -> Result<Vec<RecordBatch>> {
-        let batches: Vec<RecordBatch> = {
-            let rows = self.lock();
-            match self.order {
-                ReadOrder::Windows { descending: true } | ReadOrder::Any => {
-                    rows.values().rev().flatten().cloned().collect()
-                }
-                _ => rows.values().flatten().cloned().collect(),
-            }
+        let batches = self.windows().into_iter().flat_map(|w| w.batches).collect();
+        self.in_read_order(batches)
+    }
+
+    /// Every window's rows now (shared, not copied), in the view's window order.
+    pub fn windows(&self) -> Vec<WindowRows> {
+        let stored = self.lock();
+        let window = |(k, batches): (&PartitionKey, &Vec<RecordBatch>)| WindowRows {
+            batches: batches.clone(),
+            uniform: stored.uniform.contains(k),
         };
+        match self.order {
+            ReadOrder::Windows { descending: true } | ReadOrder::Any => {
+                stored.windows.iter().rev().map(window).collect()
+            }
+            _ => stored.windows.iter().map(window).collect(),
+        }
+    }
+
+    /// `batches`, taken from [`ViewTable::windows`] in their order, sorted as the view
+    /// reads when its ORDER BY is not by window.
+    pub fn in_read_order(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         match &self.order {
             ReadOrder::Columns(keys) if !batches.is_empty() => {
                 let all = concat_batches(&self.schema, batches.iter())?;
@@ -181,43 +251,18 @@ impl ViewTable {
     /// Each window's rows, merged into one batch per window.
     pub fn partitions(&self) -> Result<Vec<(PartitionKey, RecordBatch)>> {
         self.lock()
+            .windows
             .iter()
             .map(|(k, batches)| Ok((*k, concat_batches(&self.schema, batches.iter())?)))
             .collect()
     }
 
     pub fn row_count(&self) -> usize {
-        self.lock().values().flatten().map(|b| b.num_rows()).sum()
-    }
-}
-
-/// Serves a view to DataFusion queries from a snapshot taken at scan time.
-#[derive(Debug)]
-pub struct ViewProvider(pub Arc<ViewTable>);
-
-#[async_trait]
-impl TableProvider for ViewProvider {
-    fn schema(&self) -> SchemaRef {
-        self.0.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self
-            .0
-            .snapshot()
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let exec =
-            MemorySourceConfig::try_new_exec(&[snapshot], self.0.schema(), projection.cloned())?;
-        Ok(exec)
+        self.lock()
+            .windows
+            .values()
+            .flatten()
+            .map(|b| b.num_rows())
+            .sum()
     }
 }

@@ -1,0 +1,312 @@
+//! A view served to DataFusion queries: [`ViewProvider`], which keeps or skips whole windows
+//! for filters on `window_start`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, new_null_array};
+use datafusion::arrow::compute::{concat, filter_record_batch};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::view_table::{ViewTable, WindowRows};
+
+/// Serves a view from a snapshot taken at scan time.
+///
+/// Filters on `window_start` alone (a dashboard's time range) are applied here, exactly:
+/// a window whose rows all share one `window_start` ([`WindowRows::uniform`], which every
+/// window of a view grouped by it is) is kept or skipped whole on that one value, so a
+/// query over the last hour of a view holding days reads an hour of rows, and a range
+/// that keeps every window costs no row-by-row filter or copy. Other windows are filtered
+/// row by row. DataFusion then plans no filter of its own for them.
+#[derive(Debug)]
+pub struct ViewProvider(pub Arc<ViewTable>);
+
+impl ViewProvider {
+    /// Whether `filter` can be decided from the window column alone.
+    fn on_window_column(&self, filter: &Expr) -> bool {
+        let Some(column) = self.0.window_column() else {
+            return false;
+        };
+        let schema = self.0.schema();
+        let name = schema.field(column).name();
+        let refs = filter.column_refs();
+        // Subqueries and parameters are planned elsewhere or bound later; a volatile
+        // function would be evaluated once per window instead of once per row.
+        let other = filter
+            .exists(|e| {
+                Ok(matches!(
+                    e,
+                    Expr::ScalarSubquery(_)
+                        | Expr::Exists(_)
+                        | Expr::InSubquery(_)
+                        | Expr::Placeholder(_)
+                        | Expr::OuterReferenceColumn(..)
+                ))
+            })
+            .unwrap_or(true);
+        !refs.is_empty() && refs.iter().all(|c| c.name == *name) && !other && !filter.is_volatile()
+    }
+
+    /// The rows of `windows` that `predicate` keeps, in the windows' order.
+    fn filtered(
+        &self,
+        windows: Vec<WindowRows>,
+        predicate: &Arc<dyn PhysicalExpr>,
+    ) -> DfResult<Vec<RecordBatch>> {
+        let schema = self.0.schema();
+        let column = self.0.window_column().ok_or_else(|| {
+            DataFusionError::Internal("a window filter on a view without windows".into())
+        })?;
+        // One row per uniform window: its window_start, every other column NULL (the
+        // predicate reads none of them).
+        let firsts: Vec<ArrayRef> = windows
+            .iter()
+            .filter(|w| w.uniform)
+            .filter_map(|w| w.batches.iter().find(|b| b.num_rows() > 0))
+            .map(|b| b.column(column).slice(0, 1))
+            .collect();
+        let keep_uniform = if firsts.is_empty() {
+            BooleanArray::from(Vec::<bool>::new())
+        } else {
+            let refs: Vec<&dyn Array> = firsts.iter().map(|a| a.as_ref()).collect();
+            let starts = concat(&refs)?;
+            let nullable: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect();
+            let columns = nullable
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    if i == column {
+                        Arc::clone(&starts)
+                    } else {
+                        new_null_array(f.data_type(), starts.len())
+                    }
+                })
+                .collect();
+            let probe = RecordBatch::try_new(Arc::new(Schema::new(nullable)), columns)?;
+            boolean(predicate, &probe)?
+        };
+        let mut kept = Vec::new();
+        let mut uniform_at = 0;
+        for window in windows {
+            let non_empty = window.batches.iter().any(|b| b.num_rows() > 0);
+            if window.uniform && non_empty {
+                // NULL (a NULL window_start, or a NULL comparison) does not pass a WHERE.
+                let keep = keep_uniform.is_valid(uniform_at) && keep_uniform.value(uniform_at);
+                uniform_at += 1;
+                if keep {
+                    kept.extend(window.batches);
+                }
+                continue;
+            }
+            for batch in window.batches {
+                let mask = boolean(predicate, &batch)?;
+                kept.push(filter_record_batch(&batch, &mask)?);
+            }
+        }
+        Ok(kept)
+    }
+}
+
+fn boolean(predicate: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> DfResult<BooleanArray> {
+    let values = predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+    values
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("a filter that is not boolean".into()))
+}
+
+#[async_trait]
+impl TableProvider for ViewProvider {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.on_window_column(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if let Some(f) = filters.iter().find(|f| !self.on_window_column(f)) {
+            return Err(DataFusionError::Internal(format!(
+                "a filter was pushed into a view's scan that it cannot apply: {f}"
+            )));
+        }
+        let windows = self.0.windows();
+        let batches = match conjunction(filters.to_vec()) {
+            None => windows.into_iter().flat_map(|w| w.batches).collect(),
+            Some(predicate) => {
+                // The filter names the column as the query did (maybe qualified by the
+                // view's name or an alias); the view's own schema has no qualifier.
+                let predicate = predicate
+                    .transform(|e| match e {
+                        Expr::Column(c) => Ok(Transformed::yes(Expr::Column(
+                            Column::new_unqualified(c.name),
+                        ))),
+                        other => Ok(Transformed::no(other)),
+                    })?
+                    .data;
+                let schema = DFSchema::try_from(self.0.schema().as_ref().clone())?;
+                let predicate = state.create_physical_expr(predicate, &schema)?;
+                self.filtered(windows, &predicate)?
+            }
+        };
+        let snapshot = self
+            .0
+            .in_read_order(batches)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        MemorySourceConfig::try_new_exec(&[snapshot], self.0.schema(), projection.cloned())
+            .map(|exec| exec as Arc<dyn ExecutionPlan>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+    use crate::operators::Change;
+    use crate::view_table::ReadOrder;
+
+    const MINUTE: i64 = 60_000_000;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new(
+                "window_start",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+                true,
+            ),
+        ]))
+    }
+
+    fn rows(n: Vec<i64>, starts: Vec<Option<i64>>) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Int64Array::from(n)),
+                Arc::new(TimestampMicrosecondArray::from(starts).with_timezone("+00:00")),
+            ],
+        )
+        .expect("rows")
+    }
+
+    /// Four uniform windows, the NULL window, and a partition whose rows hold different
+    /// window_starts (as a view could whose window_start is not its group key).
+    fn windows() -> Vec<(i64, RecordBatch)> {
+        let mut out: Vec<(i64, RecordBatch)> = (0..4)
+            .map(|w| {
+                let start = w * MINUTE;
+                (start, rows(vec![w, w + 10, w + 20], vec![Some(start); 3]))
+            })
+            .collect();
+        out.push((i64::MIN + 1, rows(vec![100, 101], vec![None, None])));
+        out.push((
+            99 * MINUTE,
+            rows(
+                vec![200, 201, 202],
+                vec![Some(MINUTE), Some(5 * MINUTE), None],
+            ),
+        ));
+        out
+    }
+
+    async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
+        let df = ctx.sql(sql).await.expect("planned");
+        let plan = df.clone().create_physical_plan().await.expect("physical");
+        let plan = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let batches = df.collect().await.expect("ran");
+        let text = pretty_format_batches(&batches).expect("text").to_string();
+        (text, plan)
+    }
+
+    /// Filters on window_start give exactly the rows DataFusion's own filter gives over
+    /// the same rows, and leave no filter in the plan.
+    #[tokio::test]
+    async fn window_filters_are_exact_and_planned_into_the_scan() {
+        let table = Arc::new(ViewTable::new(schema(), ReadOrder::Any));
+        let batches: Vec<RecordBatch> = windows().into_iter().map(|(_, b)| b).collect();
+        table
+            .apply(
+                windows()
+                    .into_iter()
+                    .map(|(partition, b)| Change::Replace {
+                        partition,
+                        old: None,
+                        new: Some(b),
+                    })
+                    .collect(),
+            )
+            .expect("stored");
+        let ctx = SessionContext::new();
+        ctx.register_table("v", Arc::new(ViewProvider(table)))
+            .expect("registered");
+        let oracle = MemTable::try_new(schema(), vec![batches]).expect("memtable");
+        ctx.register_table("oracle", Arc::new(oracle))
+            .expect("registered");
+        let filters = [
+            "window_start >= '1970-01-01T00:01:00Z' AND window_start <= '1970-01-01T00:02:00Z'",
+            "window_start BETWEEN '1970-01-01T00:01:00Z' AND '1970-01-01T00:05:00Z'",
+            "window_start = '1970-01-01T00:03:00Z'",
+            "window_start IS NULL",
+            "window_start IS NOT NULL AND window_start < '1970-01-01T00:02:00Z'",
+            "v.window_start > '1970-01-01T00:00:00Z' OR window_start IS NULL",
+            "window_start > '1970-01-01T00:00:00Z' OR n > 100",
+            "date_bin(INTERVAL '2 minutes', window_start) = '1970-01-01T00:00:00Z'",
+            "window_start < '1960-01-01T00:00:00Z'",
+        ];
+        for filter in filters {
+            let sql =
+                |t: &str| format!("SELECT n, window_start FROM {t} AS v WHERE {filter} ORDER BY n");
+            let (got, plan) = run(&ctx, &sql("v")).await;
+            let (want, _) = run(&ctx, &sql("oracle")).await;
+            assert_eq!(got, want, "{filter}");
+            let pushed = !filter.contains(" n ");
+            assert_eq!(!plan.contains("FilterExec"), pushed, "{filter}\n{plan}");
+        }
+    }
+}
