@@ -68,7 +68,7 @@ pub struct Settings {
     pub partitions: i32,
     /// Events per second of event time.
     pub event_rate: u64,
-    /// The consumer's `fetch.wait.max.ms`; None leaves librdkafka's default.
+    /// The consumer's `fetch.wait.max.ms`; None leaves the source's default (100 ms).
     pub fetch_wait_ms: Option<u64>,
     /// The producer's `linger.ms`: how long it gathers a partition's events into one batch.
     pub linger_ms: u64,
@@ -81,9 +81,12 @@ impl Settings {
 
     /// `fetch.wait.max.ms` as the run sets it: as asked, or on the mock broker the burst
     /// interval. The mock answers a fetch that finds nothing only after the whole wait,
-    /// even if events arrive meanwhile (`rdkafka_mock_handlers.c`), where a real broker
-    /// answers as soon as they do: at librdkafka's 500 ms default, the mock's freshness
-    /// would be its own wait.
+    /// even if events arrive meanwhile (`rdkafka_mock_handlers.c`), where Apache Kafka
+    /// answers as soon as they do: at the source's 100 ms default, the mock's freshness
+    /// would be its own wait. Tansu 0.6 holds every fetch for the wait, records or not, so
+    /// there too the wait bounds freshness from below (see the source's comment in
+    /// `connectors/src/kafka/reader.rs`); the default is left to the source, as a user
+    /// would have it.
     pub fn fetch_wait(&self) -> Option<u64> {
         self.fetch_wait_ms
             .or_else(|| (self.broker == MOCK).then_some(BURST_EVERY.as_millis() as u64))

@@ -111,8 +111,9 @@ enum Command {
         #[arg(long, default_value_t = workload::DEFAULT_EVENT_RATE)]
         event_rate: u64,
         /// The source's `properties.fetch.wait.max.ms`, how long a fetch that finds nothing
-        /// waits at the broker. Default: 5 on the mock broker (which, unlike a real one,
-        /// does not answer early when events arrive), librdkafka's (500) otherwise.
+        /// waits at the broker. Default: 5 on the mock broker (which, unlike Apache Kafka,
+        /// does not answer early when events arrive), the source's (100) otherwise. Tansu
+        /// holds every fetch for this long, so there it is a floor on freshness.
         #[arg(long)]
         fetch_wait_ms: Option<u64>,
         /// The producer's `linger.ms`: how long it gathers a partition's events into one
