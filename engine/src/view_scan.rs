@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, new_null_array};
-use datafusion::arrow::compute::{concat, filter_record_batch};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::array::{Array, BooleanArray};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -24,8 +24,8 @@ use crate::view_table::{ViewTable, WindowRows};
 /// Serves a view from a snapshot taken at scan time.
 ///
 /// Filters on `window_start` alone (a dashboard's time range) are applied here, exactly:
-/// a window whose rows all share one `window_start` ([`WindowRows::uniform`], which every
-/// window of a view grouped by it is) is kept or skipped whole on that one value, so a
+/// a window whose rows all share one `window_start` ([`WindowRows::first_row`], which every
+/// window of a view grouped by it does) is kept or skipped whole on that one value, so a
 /// query over the last hour of a view holding days reads an hour of rows, and a range
 /// that keeps every window costs no row-by-row filter or copy. Other windows are filtered
 /// row by row. DataFusion then plans no filter of its own for them.
@@ -64,47 +64,17 @@ impl ViewProvider {
         windows: Vec<WindowRows>,
         predicate: &Arc<dyn PhysicalExpr>,
     ) -> DfResult<Vec<RecordBatch>> {
-        let schema = self.0.schema();
-        let column = self.0.window_column().ok_or_else(|| {
-            DataFusionError::Internal("a window filter on a view without windows".into())
-        })?;
-        // One row per uniform window: its window_start, every other column NULL (the
-        // predicate reads none of them).
-        let firsts: Vec<ArrayRef> = windows
+        // The first row of each uniform window, as one batch: the predicate is evaluated
+        // once for all of them.
+        let first_rows: Vec<&RecordBatch> = windows
             .iter()
-            .filter(|w| w.uniform)
-            .filter_map(|w| w.batches.iter().find(|b| b.num_rows() > 0))
-            .map(|b| b.column(column).slice(0, 1))
+            .filter_map(|w| w.first_row.as_ref())
             .collect();
-        let keep_uniform = if firsts.is_empty() {
-            BooleanArray::from(Vec::<bool>::new())
-        } else {
-            let refs: Vec<&dyn Array> = firsts.iter().map(|a| a.as_ref()).collect();
-            let starts = concat(&refs)?;
-            let nullable: Vec<Field> = schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect();
-            let columns = nullable
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    if i == column {
-                        Arc::clone(&starts)
-                    } else {
-                        new_null_array(f.data_type(), starts.len())
-                    }
-                })
-                .collect();
-            let probe = RecordBatch::try_new(Arc::new(Schema::new(nullable)), columns)?;
-            boolean(predicate, &probe)?
-        };
+        let keep_uniform = boolean(predicate, &concat_batches(&self.0.schema(), first_rows)?)?;
         let mut kept = Vec::new();
         let mut uniform_at = 0;
         for window in windows {
-            let non_empty = window.batches.iter().any(|b| b.num_rows() > 0);
-            if window.uniform && non_empty {
+            if window.first_row.is_some() {
                 // NULL (a NULL window_start, or a NULL comparison) does not pass a WHERE.
                 let keep = keep_uniform.is_valid(uniform_at) && keep_uniform.value(uniform_at);
                 uniform_at += 1;
@@ -200,7 +170,7 @@ impl TableProvider for ViewProvider {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Int64Array, TimestampMicrosecondArray};
-    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;

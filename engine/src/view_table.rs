@@ -46,16 +46,18 @@ pub struct ViewTable {
 #[derive(Default)]
 struct Stored {
     windows: Partitions,
-    /// Windows whose rows all hold one value in the window column (checked as they are
-    /// stored): a filter on that column alone keeps or drops such a window whole.
+    /// Windows of one non-empty batch whose rows all hold one value in the window column
+    /// (checked as they are stored): a filter on that column alone keeps or drops such a
+    /// window whole.
     uniform: BTreeSet<PartitionKey>,
 }
 
 /// One window's rows, as a scan sees them.
 pub struct WindowRows {
     pub batches: Vec<RecordBatch>,
-    /// Every row holds the same value in [`ViewTable::window_column`].
-    pub uniform: bool,
+    /// The window's first row, when every row holds its value in
+    /// [`ViewTable::window_column`].
+    pub first_row: Option<RecordBatch>,
 }
 
 /// Appended batches of a view without windows are merged past this count, so a read
@@ -91,21 +93,18 @@ impl ViewTable {
         self.window_column
     }
 
-    /// Whether every row of `batches` holds one value (or NULL) in the window column.
+    /// Whether `batches` is one batch with rows, all holding one value (or all NULL) in the
+    /// window column.
     fn is_uniform(&self, batches: &[RecordBatch]) -> bool {
-        let Some(column) = self.window_column else {
+        let (Some(column), [batch]) = (self.window_column, batches) else {
             return false;
         };
-        let mut first: Option<Option<i64>> = None;
-        batches.iter().all(|b| {
-            let data = b.column(column).to_data();
-            // A timestamp's values are i64 whatever its unit.
-            let values = &data.buffer::<i64>(0)[..data.len()];
-            (0..data.len()).all(|i| {
-                let value = data.is_valid(i).then(|| values[i]);
-                *first.get_or_insert(value) == value
-            })
-        })
+        let data = batch.column(column).to_data();
+        let nulls = data.null_count();
+        // A timestamp's values are i64 whatever its unit.
+        let values = &data.buffer::<i64>(0)[..data.len()];
+        !values.is_empty()
+            && (nulls == values.len() || nulls == 0 && values.iter().all(|v| *v == values[0]))
     }
 
     fn lock(&self) -> MutexGuard<'_, Stored> {
@@ -218,7 +217,10 @@ impl ViewTable {
         let stored = self.lock();
         let window = |(k, batches): (&PartitionKey, &Vec<RecordBatch>)| WindowRows {
             batches: batches.clone(),
-            uniform: stored.uniform.contains(k),
+            first_row: batches
+                .first()
+                .filter(|_| stored.uniform.contains(k))
+                .map(|b| b.slice(0, 1)),
         };
         match self.order {
             ReadOrder::Windows { descending: true } | ReadOrder::Any => {
