@@ -207,7 +207,7 @@ impl<'a> StreamLoop<'a> {
                 if let Ok(mut failure) = self.state.flush_failure.lock() {
                     *failure = Some((request, why));
                 }
-                self.publish_flushed(request);
+                self.publish_flushed(request, None);
             }
             Err(_) => {}
         }
@@ -227,16 +227,27 @@ impl<'a> StreamLoop<'a> {
             .iter()
             .all(|(p, end)| offsets.get(p).is_some_and(|at| at >= end))
         {
-            self.publish_flushed(*request);
+            let (request, ends) = (*request, ends.clone());
+            self.publish_flushed(request, Some(&ends));
         }
     }
 
-    fn publish_flushed(&mut self, request: u64) {
+    /// Marks FLUSH `request` answered. `ends`, the partitions' ends it waited for, count
+    /// as high watermarks too: a FLUSH answered before the loop first copied them (just
+    /// after a restart with nothing left to read) would otherwise leave SHOW SOURCES
+    /// without a lag for a second.
+    fn publish_flushed(&mut self, request: u64, ends: Option<&Offsets>) {
         self.flush = None;
         self.answered = request;
-        if let Ok(flow) = self.dataflow.lock()
-            && let Some(s) = flow.sources.get(self.name)
+        if let Ok(mut flow) = self.dataflow.lock()
+            && let Some(s) = flow.sources.get_mut(self.name)
         {
+            if let (Some(ends), Some(log)) = (ends, s.log.as_mut()) {
+                for (&p, &end) in ends {
+                    let mark = log.high_watermarks.entry(p).or_insert(end);
+                    *mark = (*mark).max(end);
+                }
+            }
             s.progress
                 .send_modify(|p| p.flushed = p.flushed.max(request));
         }
