@@ -182,8 +182,7 @@ impl Database {
         if !clock.is_manual() {
             crate::clock::start_ticker(Arc::downgrade(&dataflow));
         }
-        let query =
-            crate::query::without_common_subexpressions(palisade_sql::planner::new_session());
+        let query = crate::query::query_session(palisade_sql::planner::new_session());
         if let Err(e) = crate::system_tables::register(&query, &dataflow) {
             tracing::error!(error = %e, "the palisade system tables are unavailable");
         }

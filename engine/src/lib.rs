@@ -38,7 +38,9 @@
 //! - [`state`]: view state as bytes for checkpoints ([`state::Stateful`]).
 //! - [`view_table`]: a view's rows per window, and snapshots of them.
 //! - [`view_scan`]: a view as a DataFusion table, whole windows kept or skipped by filters
-//!   on `window_start`.
+//!   on `window_start`; [`view_exec`], the scan's physical plan, window by window.
+//! - [`window_partials`]: partial aggregates of a view's settled windows, cached between
+//!   queries (a physical optimizer rule of the query session).
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
 //! - [`durable`]: opening a data directory, saving the catalog, writing checkpoints.
@@ -68,9 +70,11 @@ pub mod source_runner;
 pub mod state;
 pub mod stream_runner;
 pub mod system_tables;
+pub mod view_exec;
 pub mod view_scan;
 pub mod view_table;
 pub mod watermark;
+pub mod window_partials;
 
 pub use database::{Database, DatabaseOptions, Definitions, SourceDef, StatementResult, ViewDef};
 pub use error::{EngineError, Result};

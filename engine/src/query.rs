@@ -13,6 +13,7 @@ use sqlparser::ast::{Query, Statement as SqlStatement};
 use crate::database::{Database, StatementResult};
 use crate::error::{EngineError, Result};
 use crate::session::Session;
+use crate::window_partials::CacheWindowPartials;
 
 impl Database {
     pub(crate) async fn query(
@@ -66,11 +67,12 @@ impl Database {
     }
 }
 
-/// The ad-hoc query session without DataFusion's common-subexpression rule: it hoists a
+/// The ad-hoc query session: with [`CacheWindowPartials`] last among the physical
+/// optimizer's rules, and without DataFusion's common-subexpression rule: it hoists a
 /// subquery repeated in a projection (Grafana's table picker sorts by the same
 /// `schema IN (search path)` it shows) into a form its physical planner then refuses.
 /// Repeated expressions in ad-hoc queries are small; computing them twice costs little.
-pub(crate) fn without_common_subexpressions(ctx: SessionContext) -> SessionContext {
+pub(crate) fn query_session(ctx: SessionContext) -> SessionContext {
     let state = ctx.state();
     let rules = state
         .optimizers()
@@ -80,6 +82,7 @@ pub(crate) fn without_common_subexpressions(ctx: SessionContext) -> SessionConte
         .collect();
     let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
+        .with_physical_optimizer_rule(Arc::new(CacheWindowPartials))
         .build();
     SessionContext::new_with_state(state)
 }

@@ -11,7 +11,6 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::utils::conjunction;
@@ -19,6 +18,8 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::operators::WHOLE_VIEW;
+use crate::view_exec::{ScannedWindow, ViewScanExec};
 use crate::view_table::{ViewTable, WindowRows};
 
 /// Serves a view from a snapshot taken at scan time.
@@ -58,12 +59,13 @@ impl ViewProvider {
         !refs.is_empty() && refs.iter().all(|c| c.name == *name) && !other && !filter.is_volatile()
     }
 
-    /// The rows of `windows` that `predicate` keeps, in the windows' order.
+    /// The windows of `windows` that `predicate` keeps, in their order: uniform windows
+    /// whole, others filtered row by row.
     fn filtered(
         &self,
         windows: Vec<WindowRows>,
         predicate: &Arc<dyn PhysicalExpr>,
-    ) -> DfResult<Vec<RecordBatch>> {
+    ) -> DfResult<Vec<ScannedWindow>> {
         // The first row of each uniform window, as one batch: the predicate is evaluated
         // once for all of them.
         let first_rows: Vec<&RecordBatch> = windows
@@ -79,16 +81,32 @@ impl ViewProvider {
                 let keep = keep_uniform.is_valid(uniform_at) && keep_uniform.value(uniform_at);
                 uniform_at += 1;
                 if keep {
-                    kept.extend(window.batches);
+                    kept.push(scanned(window));
                 }
                 continue;
             }
-            for batch in window.batches {
-                let mask = boolean(predicate, &batch)?;
-                kept.push(filter_record_batch(&batch, &mask)?);
+            let mut rows = Vec::with_capacity(window.batches.len());
+            for batch in &window.batches {
+                let mask = boolean(predicate, batch)?;
+                rows.push(filter_record_batch(batch, &mask)?);
             }
+            kept.push(ScannedWindow {
+                cacheable: false,
+                batches: rows,
+                ..scanned(window)
+            });
         }
         Ok(kept)
+    }
+}
+
+/// A window read whole.
+fn scanned(window: WindowRows) -> ScannedWindow {
+    ScannedWindow {
+        key: window.key,
+        version: window.version,
+        cacheable: window.settled,
+        batches: window.batches,
     }
 }
 
@@ -140,8 +158,8 @@ impl TableProvider for ViewProvider {
             )));
         }
         let windows = self.0.windows();
-        let batches = match conjunction(filters.to_vec()) {
-            None => windows.into_iter().flat_map(|w| w.batches).collect(),
+        let windows = match conjunction(filters.to_vec()) {
+            None => windows.into_iter().map(scanned).collect(),
             Some(predicate) => {
                 // The filter names the column as the query did (maybe qualified by the
                 // view's name or an alias); the view's own schema has no qualifier.
@@ -158,12 +176,25 @@ impl TableProvider for ViewProvider {
                 self.filtered(windows, &predicate)?
             }
         };
-        let snapshot = self
-            .0
-            .in_read_order(batches)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        MemorySourceConfig::try_new_exec(&[snapshot], self.0.schema(), projection.cloned())
-            .map(|exec| exec as Arc<dyn ExecutionPlan>)
+        let windows = match self.0.sorts_when_read() {
+            // Sorted across windows: the rows no longer belong to one window each.
+            true => {
+                let batches = windows.into_iter().flat_map(|w| w.batches).collect();
+                let rows = self
+                    .0
+                    .in_read_order(batches)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                vec![ScannedWindow {
+                    key: WHOLE_VIEW,
+                    version: 0,
+                    cacheable: false,
+                    batches: rows,
+                }]
+            }
+            false => windows,
+        };
+        let scan = ViewScanExec::try_new(Arc::clone(&self.0), windows, projection.cloned())?;
+        Ok(Arc::new(scan))
     }
 }
 

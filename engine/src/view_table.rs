@@ -1,8 +1,10 @@
 //! A materialized view's rows: kept per window, read as a snapshot.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::SortOptions;
@@ -15,6 +17,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::error::Result;
 use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
 use crate::state::{StateReader, StateWriter};
+use crate::window_partials::PartialsCache;
 
 /// A view's rows by window.
 pub type Partitions = BTreeMap<PartitionKey, Vec<RecordBatch>>;
@@ -41,19 +44,36 @@ pub struct ViewTable {
     /// The `window_start` column, when the view has a timestamp column of that name.
     window_column: Option<usize>,
     rows: Mutex<Stored>,
+    /// [`SETTLED_AFTER`], but for tests.
+    settled_after: Duration,
+    /// Partial aggregates of this view's windows, kept between queries
+    /// ([`crate::window_partials`]).
+    partials: PartialsCache,
 }
 
 #[derive(Default)]
 struct Stored {
-    windows: Partitions,
-    /// Windows of one non-empty batch whose rows all hold one value in the window column
-    /// (checked as they are stored): a filter on that column alone keeps or drops such a
-    /// window whole.
-    uniform: BTreeSet<PartitionKey>,
+    windows: BTreeMap<PartitionKey, Window>,
+}
+
+struct Window {
+    batches: Vec<RecordBatch>,
+    /// The first row, when the window is one non-empty batch whose rows all hold one value
+    /// (or all NULL) in the window column (checked as it is stored): a filter on that
+    /// column alone keeps or drops such a window whole.
+    first_row: Option<RecordBatch>,
+    /// Unique to this content of this window in this process: what results computed from
+    /// the window's rows are cached under.
+    version: u64,
+    changed_at: Instant,
 }
 
 /// One window's rows, as a scan sees them.
 pub struct WindowRows {
+    pub key: PartitionKey,
+    pub version: u64,
+    /// Unchanged for [`SETTLED_AFTER`]: worth caching what is computed from it.
+    pub settled: bool,
     pub batches: Vec<RecordBatch>,
     /// The window's first row, when every row holds its value in
     /// [`ViewTable::window_column`].
@@ -63,6 +83,15 @@ pub struct WindowRows {
 /// Appended batches of a view without windows are merged past this count, so a read
 /// touches few batches.
 const MAX_BATCHES_PER_WINDOW: usize = 32;
+
+/// How long a window must go unchanged before queries cache what they compute from it: the
+/// windows still receiving events change every few milliseconds, and caching those would
+/// only churn the cache.
+pub const SETTLED_AFTER: Duration = Duration::from_secs(1);
+
+/// Versions are unique across views, so a result cached under one cannot be mistaken for
+/// another's.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
 
 impl fmt::Debug for ViewTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,7 +110,15 @@ impl ViewTable {
             order,
             window_column,
             rows: Mutex::new(Stored::default()),
+            settled_after: SETTLED_AFTER,
+            partials: PartialsCache::default(),
         }
+    }
+
+    /// The table with windows settled this long after they change.
+    pub fn settled_after(mut self, wait: Duration) -> Self {
+        self.settled_after = wait;
+        self
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -93,18 +130,31 @@ impl ViewTable {
         self.window_column
     }
 
-    /// Whether `batches` is one batch with rows, all holding one value (or all NULL) in the
-    /// window column.
-    fn is_uniform(&self, batches: &[RecordBatch]) -> bool {
-        let (Some(column), [batch]) = (self.window_column, batches) else {
-            return false;
+    pub fn partials(&self) -> &PartialsCache {
+        &self.partials
+    }
+
+    /// A window holding `batches`, with its first row when they are one batch with rows,
+    /// all holding one value (or all NULL) in the window column.
+    fn window(&self, key: PartitionKey, batches: Vec<RecordBatch>) -> Window {
+        let uniform = match (self.window_column, batches.as_slice()) {
+            (Some(column), [batch]) if key != WHOLE_VIEW => {
+                let data = batch.column(column).to_data();
+                let nulls = data.null_count();
+                // A timestamp's values are i64 whatever its unit.
+                let values = &data.buffer::<i64>(0)[..data.len()];
+                !values.is_empty()
+                    && (nulls == values.len()
+                        || nulls == 0 && values.iter().all(|v| *v == values[0]))
+            }
+            _ => false,
         };
-        let data = batch.column(column).to_data();
-        let nulls = data.null_count();
-        // A timestamp's values are i64 whatever its unit.
-        let values = &data.buffer::<i64>(0)[..data.len()];
-        !values.is_empty()
-            && (nulls == values.len() || nulls == 0 && values.iter().all(|v| *v == values[0]))
+        Window {
+            first_row: batches.first().filter(|_| uniform).map(|b| b.slice(0, 1)),
+            batches,
+            version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+            changed_at: Instant::now(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Stored> {
@@ -116,7 +166,11 @@ impl ViewTable {
     /// Every window's rows, shared (batches are reference-counted): a cheap copy to encode
     /// with [`ViewTable::save_rows`] later, without the view's lock.
     pub fn partitions_shared(&self) -> Partitions {
-        self.lock().windows.clone()
+        self.lock()
+            .windows
+            .iter()
+            .map(|(k, w)| (*k, w.batches.clone()))
+            .collect()
     }
 
     /// Writes `rows` (a checkpoint's copy) as [`ViewTable::load`] reads them.
@@ -145,17 +199,9 @@ impl ViewTable {
                     "checkpoint state is damaged: a view's rows have another schema".into(),
                 ));
             }
-            loaded.insert(partition, batches);
+            loaded.insert(partition, self.window(partition, batches));
         }
-        let uniform = loaded
-            .iter()
-            .filter(|(k, batches)| **k != WHOLE_VIEW && self.is_uniform(batches))
-            .map(|(k, _)| *k)
-            .collect();
-        *self.lock() = Stored {
-            windows: loaded,
-            uniform,
-        };
+        *self.lock() = Stored { windows: loaded };
         Ok(())
     }
 
@@ -163,10 +209,7 @@ impl ViewTable {
     /// with each replaced window's previous rows filled in.
     pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<Change>> {
         let mut stored = self.lock();
-        let Stored {
-            windows: rows,
-            uniform,
-        } = &mut *stored;
+        let rows = &mut stored.windows;
         let mut out = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
@@ -174,26 +217,24 @@ impl ViewTable {
                     if batch.num_rows() == 0 {
                         continue;
                     }
-                    let window = rows.entry(WHOLE_VIEW).or_default();
-                    window.push(batch.clone());
-                    if window.len() > MAX_BATCHES_PER_WINDOW {
-                        let merged = concat_batches(&self.schema, window.iter())?;
-                        *window = vec![merged];
+                    let mut batches = rows
+                        .remove(&WHOLE_VIEW)
+                        .map(|w| w.batches)
+                        .unwrap_or_default();
+                    batches.push(batch.clone());
+                    if batches.len() > MAX_BATCHES_PER_WINDOW {
+                        batches = vec![concat_batches(&self.schema, batches.iter())?];
                     }
+                    rows.insert(WHOLE_VIEW, self.window(WHOLE_VIEW, batches));
                     out.push(Change::Insert(batch));
                 }
                 Change::Replace { partition, new, .. } => {
                     let old = match rows.remove(&partition) {
-                        Some(batches) => Some(concat_batches(&self.schema, batches.iter())?),
+                        Some(w) => Some(concat_batches(&self.schema, w.batches.iter())?),
                         None => None,
                     };
-                    uniform.remove(&partition);
                     if let Some(new) = &new {
-                        let batches = vec![new.clone()];
-                        if partition != WHOLE_VIEW && self.is_uniform(&batches) {
-                            uniform.insert(partition);
-                        }
-                        rows.insert(partition, batches);
+                        rows.insert(partition, self.window(partition, vec![new.clone()]));
                     }
                     out.push(Change::Replace {
                         partition,
@@ -215,12 +256,13 @@ impl ViewTable {
     /// Every window's rows now (shared, not copied), in the view's window order.
     pub fn windows(&self) -> Vec<WindowRows> {
         let stored = self.lock();
-        let window = |(k, batches): (&PartitionKey, &Vec<RecordBatch>)| WindowRows {
-            batches: batches.clone(),
-            first_row: batches
-                .first()
-                .filter(|_| stored.uniform.contains(k))
-                .map(|b| b.slice(0, 1)),
+        let now = Instant::now();
+        let window = |(k, w): (&PartitionKey, &Window)| WindowRows {
+            key: *k,
+            version: w.version,
+            settled: now.saturating_duration_since(w.changed_at) >= self.settled_after,
+            batches: w.batches.clone(),
+            first_row: w.first_row.clone(),
         };
         match self.order {
             ReadOrder::Windows { descending: true } | ReadOrder::Any => {
@@ -228,6 +270,11 @@ impl ViewTable {
             }
             _ => stored.windows.iter().map(window).collect(),
         }
+    }
+
+    /// Whether [`ViewTable::in_read_order`] sorts rows across windows.
+    pub fn sorts_when_read(&self) -> bool {
+        matches!(self.order, ReadOrder::Columns(_))
     }
 
     /// `batches`, taken from [`ViewTable::windows`] in their order, sorted as the view
@@ -255,7 +302,7 @@ impl ViewTable {
         self.lock()
             .windows
             .iter()
-            .map(|(k, batches)| Ok((*k, concat_batches(&self.schema, batches.iter())?)))
+            .map(|(k, w)| Ok((*k, concat_batches(&self.schema, w.batches.iter())?)))
             .collect()
     }
 
@@ -263,7 +310,7 @@ impl ViewTable {
         self.lock()
             .windows
             .values()
-            .flatten()
+            .flat_map(|w| &w.batches)
             .map(|b| b.num_rows())
             .sum()
     }
