@@ -19,17 +19,30 @@ use datafusion::physical_plan::{
 };
 
 use crate::operators::PartitionKey;
-use crate::view_table::ViewTable;
+use crate::view_table::{StoredWindow, ViewTable};
 
 /// One window as a scan reads it.
 #[derive(Clone)]
 pub struct ScannedWindow {
     pub key: PartitionKey,
-    pub version: u64,
-    /// The window's stored rows unfiltered, and settled ([`crate::view_table::SETTLED_AFTER`]):
-    /// whatever is computed from them alone may be cached under `version`.
-    pub cacheable: bool,
-    pub batches: Vec<RecordBatch>,
+    pub window: Arc<StoredWindow>,
+    /// The rows a filter on the window column kept, when it was applied row by row;
+    /// None: every stored row.
+    pub filtered: Option<Vec<RecordBatch>>,
+    /// Unchanged for [`crate::view_table::SETTLED_AFTER`].
+    pub settled: bool,
+}
+
+impl ScannedWindow {
+    pub fn batches(&self) -> &[RecordBatch] {
+        self.filtered.as_deref().unwrap_or(&self.window.batches)
+    }
+
+    /// Whether what is computed from these rows alone may be cached under the window's
+    /// version: its stored rows, unfiltered, and settled.
+    pub fn cacheable(&self) -> bool {
+        self.settled && self.filtered.is_none() && self.window.version != 0
+    }
 }
 
 /// Reads a view's windows, taken when the query was planned, in one partition.
@@ -95,7 +108,7 @@ impl ViewScanExec {
     fn rows(&self) -> usize {
         self.windows
             .iter()
-            .flat_map(|w| &w.batches)
+            .flat_map(|w| w.batches())
             .map(|b| b.num_rows())
             .sum()
     }
@@ -184,7 +197,7 @@ impl ExecutionPlan for ViewScanExec {
         let batches = self
             .windows
             .iter()
-            .flat_map(|w| w.batches.iter().cloned())
+            .flat_map(|w| w.batches().iter().cloned())
             .collect();
         Ok(Box::pin(MemoryStream::try_new(
             batches,

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, BooleanArray};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, BooleanArray, Int64Array};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -20,12 +20,12 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::operators::WHOLE_VIEW;
 use crate::view_exec::{ScannedWindow, ViewScanExec};
-use crate::view_table::{ViewTable, WindowRows};
+use crate::view_table::{StoredWindow, ViewTable, WindowRows};
 
 /// Serves a view from a snapshot taken at scan time.
 ///
 /// Filters on `window_start` alone (a dashboard's time range) are applied here, exactly:
-/// a window whose rows all share one `window_start` ([`WindowRows::first_row`], which every
+/// a window whose rows all share one `window_start` ([`StoredWindow::uniform_start`], which every
 /// window of a view grouped by it does) is kept or skipped whole on that one value, so a
 /// query over the last hour of a view holding days reads an hour of rows, and a range
 /// that keeps every window costs no row-by-row filter or copy. Other windows are filtered
@@ -60,23 +60,29 @@ impl ViewProvider {
     }
 
     /// The windows of `windows` that `predicate` keeps, in their order: uniform windows
-    /// whole, others filtered row by row.
+    /// whole, others filtered row by row. `predicate` reads the window column alone, as
+    /// column 0 of [`ViewProvider::window_schema`].
     fn filtered(
         &self,
         windows: Vec<WindowRows>,
         predicate: &Arc<dyn PhysicalExpr>,
     ) -> DfResult<Vec<ScannedWindow>> {
-        // The first row of each uniform window, as one batch: the predicate is evaluated
-        // once for all of them.
-        let first_rows: Vec<&RecordBatch> = windows
+        let Some(column) = self.0.window_column() else {
+            return Ok(windows.into_iter().map(scanned).collect());
+        };
+        // The uniform windows' starts, as one column: the predicate is evaluated once for
+        // all of them.
+        let starts: Int64Array = windows
             .iter()
-            .filter_map(|w| w.first_row.as_ref())
+            .filter_map(|w| w.window.uniform_start)
             .collect();
-        let keep_uniform = boolean(predicate, &concat_batches(&self.0.schema(), first_rows)?)?;
+        let starts = cast(&starts, self.0.schema().field(column).data_type())?;
+        let starts = RecordBatch::try_new(self.window_schema(), vec![starts])?;
+        let keep_uniform = boolean(predicate, &starts)?;
         let mut kept = Vec::new();
         let mut uniform_at = 0;
         for window in windows {
-            if window.first_row.is_some() {
+            if window.window.uniform_start.is_some() {
                 // NULL (a NULL window_start, or a NULL comparison) does not pass a WHERE.
                 let keep = keep_uniform.is_valid(uniform_at) && keep_uniform.value(uniform_at);
                 uniform_at += 1;
@@ -85,18 +91,31 @@ impl ViewProvider {
                 }
                 continue;
             }
-            let mut rows = Vec::with_capacity(window.batches.len());
-            for batch in &window.batches {
-                let mask = boolean(predicate, batch)?;
-                rows.push(filter_record_batch(batch, &mask)?);
-            }
+            let rows = window
+                .window
+                .batches
+                .iter()
+                .map(|batch| {
+                    let column = batch.project(&[column])?;
+                    let mask = boolean(predicate, &column)?;
+                    Ok(filter_record_batch(batch, &mask)?)
+                })
+                .collect::<DfResult<Vec<_>>>()?;
             kept.push(ScannedWindow {
-                cacheable: false,
-                batches: rows,
+                filtered: Some(rows),
                 ..scanned(window)
             });
         }
         Ok(kept)
+    }
+
+    /// The window column alone, nullable (the NULL window).
+    fn window_schema(&self) -> SchemaRef {
+        let fields = self
+            .0
+            .window_column()
+            .map(|c| self.0.schema().field(c).clone().with_nullable(true));
+        Arc::new(Schema::new(fields.into_iter().collect::<Vec<_>>()))
     }
 }
 
@@ -104,9 +123,9 @@ impl ViewProvider {
 fn scanned(window: WindowRows) -> ScannedWindow {
     ScannedWindow {
         key: window.key,
-        version: window.version,
-        cacheable: window.settled,
-        batches: window.batches,
+        window: window.window,
+        filtered: None,
+        settled: window.settled,
     }
 }
 
@@ -171,7 +190,7 @@ impl TableProvider for ViewProvider {
                         other => Ok(Transformed::no(other)),
                     })?
                     .data;
-                let schema = DFSchema::try_from(self.0.schema().as_ref().clone())?;
+                let schema = DFSchema::try_from(self.window_schema().as_ref().clone())?;
                 let predicate = state.create_physical_expr(predicate, &schema)?;
                 self.filtered(windows, &predicate)?
             }
@@ -179,16 +198,16 @@ impl TableProvider for ViewProvider {
         let windows = match self.0.sorts_when_read() {
             // Sorted across windows: the rows no longer belong to one window each.
             true => {
-                let batches = windows.into_iter().flat_map(|w| w.batches).collect();
+                let batches = windows.iter().flat_map(|w| w.batches().to_vec()).collect();
                 let rows = self
                     .0
                     .in_read_order(batches)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
                 vec![ScannedWindow {
                     key: WHOLE_VIEW,
-                    version: 0,
-                    cacheable: false,
-                    batches: rows,
+                    window: Arc::new(StoredWindow::unversioned(rows)),
+                    filtered: None,
+                    settled: false,
                 }]
             }
             false => windows,

@@ -53,31 +53,42 @@ pub struct ViewTable {
 
 #[derive(Default)]
 struct Stored {
-    windows: BTreeMap<PartitionKey, Window>,
+    windows: BTreeMap<PartitionKey, Arc<StoredWindow>>,
 }
 
-struct Window {
-    batches: Vec<RecordBatch>,
-    /// The first row, when the window is one non-empty batch whose rows all hold one value
-    /// (or all NULL) in the window column (checked as it is stored): a filter on that
-    /// column alone keeps or drops such a window whole.
-    first_row: Option<RecordBatch>,
+/// One window's rows as stored: replaced whole when the window changes, never modified,
+/// so a scan shares it instead of copying its batch list.
+pub struct StoredWindow {
+    pub batches: Vec<RecordBatch>,
+    /// When the window is one non-empty batch whose rows all hold one value in the window
+    /// column (checked as it is stored), that value (None for NULL): a filter on that column
+    /// alone keeps or drops such a window whole.
+    pub uniform_start: Option<Option<i64>>,
     /// Unique to this content of this window in this process: what results computed from
     /// the window's rows are cached under.
-    version: u64,
+    pub version: u64,
     changed_at: Instant,
 }
 
-/// One window's rows, as a scan sees them.
+impl StoredWindow {
+    /// Rows that belong to no one window (a view's rows sorted across windows), never
+    /// cached.
+    pub fn unversioned(batches: Vec<RecordBatch>) -> Self {
+        StoredWindow {
+            batches,
+            uniform_start: None,
+            version: 0,
+            changed_at: Instant::now(),
+        }
+    }
+}
+
+/// One window, as a scan sees it.
 pub struct WindowRows {
     pub key: PartitionKey,
-    pub version: u64,
     /// Unchanged for [`SETTLED_AFTER`]: worth caching what is computed from it.
     pub settled: bool,
-    pub batches: Vec<RecordBatch>,
-    /// The window's first row, when every row holds its value in
-    /// [`ViewTable::window_column`].
-    pub first_row: Option<RecordBatch>,
+    pub window: Arc<StoredWindow>,
 }
 
 /// Appended batches of a view without windows are merged past this count, so a read
@@ -134,27 +145,30 @@ impl ViewTable {
         &self.partials
     }
 
-    /// A window holding `batches`, with its first row when they are one batch with rows,
-    /// all holding one value (or all NULL) in the window column.
-    fn window(&self, key: PartitionKey, batches: Vec<RecordBatch>) -> Window {
-        let uniform = match (self.window_column, batches.as_slice()) {
+    /// A window holding `batches`, with its start when every row holds the same.
+    fn window(&self, key: PartitionKey, batches: Vec<RecordBatch>) -> Arc<StoredWindow> {
+        let uniform_start = match (self.window_column, batches.as_slice()) {
             (Some(column), [batch]) if key != WHOLE_VIEW => {
                 let data = batch.column(column).to_data();
                 let nulls = data.null_count();
                 // A timestamp's values are i64 whatever its unit.
-                let values = &data.buffer::<i64>(0)[..data.len()];
-                !values.is_empty()
-                    && (nulls == values.len()
-                        || nulls == 0 && values.iter().all(|v| *v == values[0]))
+                let values = &data.buffer::<i64>(0)[data.offset()..data.offset() + data.len()];
+                match values.first() {
+                    Some(_) if nulls == values.len() => Some(None),
+                    Some(first) if nulls == 0 && values.iter().all(|v| v == first) => {
+                        Some(Some(*first))
+                    }
+                    _ => None,
+                }
             }
-            _ => false,
+            _ => None,
         };
-        Window {
-            first_row: batches.first().filter(|_| uniform).map(|b| b.slice(0, 1)),
+        Arc::new(StoredWindow {
             batches,
+            uniform_start,
             version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
             changed_at: Instant::now(),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Stored> {
@@ -219,7 +233,7 @@ impl ViewTable {
                     }
                     let mut batches = rows
                         .remove(&WHOLE_VIEW)
-                        .map(|w| w.batches)
+                        .map(|w| w.batches.clone())
                         .unwrap_or_default();
                     batches.push(batch.clone());
                     if batches.len() > MAX_BATCHES_PER_WINDOW {
@@ -249,7 +263,11 @@ impl ViewTable {
 
     /// The view's rows now, in its read order.
     pub fn snapshot(&self) -> Result<Vec<RecordBatch>> {
-        let batches = self.windows().into_iter().flat_map(|w| w.batches).collect();
+        let batches = self
+            .windows()
+            .into_iter()
+            .flat_map(|w| w.window.batches.clone())
+            .collect();
         self.in_read_order(batches)
     }
 
@@ -257,12 +275,10 @@ impl ViewTable {
     pub fn windows(&self) -> Vec<WindowRows> {
         let stored = self.lock();
         let now = Instant::now();
-        let window = |(k, w): (&PartitionKey, &Window)| WindowRows {
+        let window = |(k, w): (&PartitionKey, &Arc<StoredWindow>)| WindowRows {
             key: *k,
-            version: w.version,
             settled: now.saturating_duration_since(w.changed_at) >= self.settled_after,
-            batches: w.batches.clone(),
-            first_row: w.first_row.clone(),
+            window: Arc::clone(w),
         };
         match self.order {
             ReadOrder::Windows { descending: true } | ReadOrder::Any => {

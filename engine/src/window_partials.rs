@@ -326,7 +326,7 @@ impl WindowPartialsExec {
             .windows()
             .iter()
             .cloned()
-            .partition(|w| w.cacheable && w.key != WHOLE_VIEW);
+            .partition(|w| w.cacheable() && w.key != WHOLE_VIEW);
         let Some(shift) = block_shift(&cacheable) else {
             return Ok(None);
         };
@@ -374,7 +374,7 @@ impl WindowPartialsExec {
         ctx: Arc<TaskContext>,
     ) -> Result<Vec<RecordBatch>> {
         let cache = scan.table().partials();
-        let members: Vec<u64> = block.windows.iter().map(|w| w.version).collect();
+        let members: Vec<u64> = block.windows.iter().map(|w| w.window.version).collect();
         if let Some(states) = cache.get(plan_key, block.id, &members) {
             return Ok(states);
         }

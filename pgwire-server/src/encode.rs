@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, PrimitiveArray,
 };
@@ -342,7 +342,28 @@ fn put_display(out: &mut BytesMut, v: impl std::fmt::Display) {
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, fraction trimmed of trailing zeros, as PostgreSQL.
 fn put_timestamp(out: &mut BytesMut, t: NaiveDateTime) {
-    put_display(out, t.format("%Y-%m-%d %H:%M:%S"));
+    if (0..=9999).contains(&t.year()) {
+        // Digit by digit: chrono's formatter interprets its pattern for every value, which
+        // was most of the time spent sending a panel's timestamps.
+        let mut text = *b"0000-00-00 00:00:00";
+        let fields = [
+            (0, 4, t.year() as u32),
+            (5, 2, t.month()),
+            (8, 2, t.day()),
+            (11, 2, t.hour()),
+            (14, 2, t.minute()),
+            (17, 2, t.second()),
+        ];
+        for (at, width, mut value) in fields {
+            for digit in text[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        out.put_slice(&text);
+    } else {
+        put_display(out, t.format("%Y-%m-%d %H:%M:%S"));
+    }
     let mut fraction = t.nanosecond() / 1000;
     if fraction != 0 {
         let mut digits = 6;
@@ -564,6 +585,17 @@ mod tests {
         let t = DateTime::from_timestamp_micros(micros - 678_000 + 5).expect("in range");
         put_timestamp(&mut out, t.naive_utc());
         assert_eq!(&out[..], b"2024-01-25 12:30:45.000005");
+        // Zero-padded digits; years past four digits as chrono prints them.
+        for (text, want) in [
+            ("0987-03-04 05:06:07", "0987-03-04 05:06:07"),
+            ("9999-12-31 23:59:59", "9999-12-31 23:59:59"),
+            ("+12345-01-01 00:00:00", "+12345-01-01 00:00:00"),
+        ] {
+            let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").expect(text);
+            let mut out = BytesMut::new();
+            put_timestamp(&mut out, t);
+            assert_eq!(std::str::from_utf8(&out), Ok(want));
+        }
         assert_eq!(text[1].as_deref(), Some(&b"2024-01-25 12:30:45+00"[..]));
         assert_eq!(text[2].as_deref(), Some(&b"2"[..]));
         assert_eq!(text[3], None);
