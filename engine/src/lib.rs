@@ -40,13 +40,15 @@
 //! - [`view_scan`]: a view as a DataFusion table, whole windows kept or skipped by filters
 //!   on `window_start`; [`view_exec`], the scan's physical plan, window by window.
 //! - [`window_partials`]: partial aggregates of a view's settled windows, cached between
-//!   queries (a physical optimizer rule of the query session).
+//!   queries (a physical optimizer rule of the query session); [`block_cache`], where such
+//!   results are kept, block by block.
 //! - [`slot`]: the swappable one-batch table the per-window DataFusion plans read.
 //! - [`schema_table`]: sources and window placeholders as schema-only DataFusion tables.
 //! - [`durable`]: opening a data directory, saving the catalog, writing checkpoints.
 //! - [`error`]: [`EngineError`], by who is at fault.
 
 pub mod accumulators;
+pub mod block_cache;
 pub mod catalog_store;
 pub mod catch_up;
 pub mod checkpoint;

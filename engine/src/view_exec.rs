@@ -2,8 +2,9 @@
 //! version, so that [`crate::window_partials`] can cache what is computed from them.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::stats::Precision;
@@ -18,8 +19,16 @@ use datafusion::physical_plan::{
     PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 
+use crate::block_cache::block_shift;
 use crate::operators::PartitionKey;
 use crate::view_table::{StoredWindow, ViewTable};
+
+/// Settled windows of fewer rows than this are read merged with their neighbours
+/// ([`ViewScanExec`]); larger ones already amortise a query's cost per batch.
+const SMALL_WINDOW: usize = 1024;
+
+/// What merged runs are kept under in [`ViewTable::merged_rows`].
+static MERGED_ROWS: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("merged rows"));
 
 /// One window as a scan reads it.
 #[derive(Clone)]
@@ -103,6 +112,61 @@ impl ViewScanExec {
             schema: Arc::clone(&self.schema),
             properties: Arc::clone(&self.properties),
         }
+    }
+
+    /// The scan's batches in order, each run of small settled windows of one block as one
+    /// batch: a view of a few rows per window holds hundreds of windows for a dashboard's
+    /// range, and every operator of a query pays a fixed cost per batch (a CASE, a sort
+    /// run), which dwarfed the rows' own. A run is merged once, then kept in the view's
+    /// [`ViewTable::merged_rows`].
+    fn batches(&self) -> Result<Vec<RecordBatch>> {
+        let windows = &self.windows;
+        let mergeable = |w: &ScannedWindow| {
+            w.cacheable() && w.batches().iter().map(|b| b.num_rows()).sum::<usize>() < SMALL_WINDOW
+        };
+        let shift = block_shift(windows.iter().filter(|w| w.cacheable()).map(|w| w.key));
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < windows.len() {
+            let mut end = start + 1;
+            if let Some(shift) = shift
+                && mergeable(&windows[start])
+            {
+                let block = windows[start].key >> shift;
+                while end < windows.len()
+                    && mergeable(&windows[end])
+                    && windows[end].key >> shift == block
+                {
+                    end += 1;
+                }
+            }
+            let run = &windows[start..end];
+            if run.len() < 2 {
+                out.extend(run.iter().flat_map(|w| w.batches().iter().cloned()));
+            } else {
+                let cache = self.table.merged_rows();
+                let members: Vec<u64> = run.iter().map(|w| w.window.version).collect();
+                // A run is known by its first window: two runs never start at one window.
+                match cache.get(&MERGED_ROWS, run[0].key, &members) {
+                    Some(merged) => out.extend(merged),
+                    None => {
+                        let merged = concat_batches(
+                            &self.table.schema(),
+                            run.iter().flat_map(|w| w.batches()),
+                        )?;
+                        cache.put(
+                            Arc::clone(&MERGED_ROWS),
+                            run[0].key,
+                            members,
+                            vec![merged.clone()],
+                        );
+                        out.push(merged);
+                    }
+                }
+            }
+            start = end;
+        }
+        Ok(out)
     }
 
     fn rows(&self) -> usize {
@@ -194,13 +258,8 @@ impl ExecutionPlan for ViewScanExec {
         if partition != 0 {
             return internal_err!("ViewScanExec has one partition, asked for {partition}");
         }
-        let batches = self
-            .windows
-            .iter()
-            .flat_map(|w| w.batches().iter().cloned())
-            .collect();
         Ok(Box::pin(MemoryStream::try_new(
-            batches,
+            self.batches()?,
             Arc::clone(&self.schema),
             self.projection.clone(),
         )?))

@@ -288,7 +288,14 @@ mod tests {
     /// the same rows, and leave no filter in the plan.
     #[tokio::test]
     async fn window_filters_are_exact_and_planned_into_the_scan() {
-        let table = Arc::new(ViewTable::new(schema(), ReadOrder::Any));
+        // Windows still changing, and settled ones (read merged, block by block).
+        for settled_after in [crate::view_table::SETTLED_AFTER, std::time::Duration::ZERO] {
+            filters_against_oracle(settled_after).await;
+        }
+    }
+
+    async fn filters_against_oracle(settled_after: std::time::Duration) {
+        let table = Arc::new(ViewTable::new(schema(), ReadOrder::Any).settled_after(settled_after));
         let batches: Vec<RecordBatch> = windows().into_iter().map(|(_, b)| b).collect();
         table
             .apply(

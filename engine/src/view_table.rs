@@ -14,10 +14,10 @@ use datafusion::arrow::compute::{
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
+use crate::block_cache::BlockCache;
 use crate::error::Result;
 use crate::operators::{Change, PartitionKey, WHOLE_VIEW};
 use crate::state::{StateReader, StateWriter};
-use crate::window_partials::PartialsCache;
 
 /// A view's rows by window.
 pub type Partitions = BTreeMap<PartitionKey, Vec<RecordBatch>>;
@@ -46,9 +46,10 @@ pub struct ViewTable {
     rows: Mutex<Stored>,
     /// [`SETTLED_AFTER`], but for tests.
     settled_after: Duration,
-    /// Partial aggregates of this view's windows, kept between queries
-    /// ([`crate::window_partials`]).
-    partials: PartialsCache,
+    /// Partial aggregate states of blocks of settled windows ([`crate::window_partials`]).
+    partials: BlockCache,
+    /// Small settled windows' rows, merged block by block ([`crate::view_exec`]).
+    merged_rows: BlockCache,
 }
 
 #[derive(Default)]
@@ -122,7 +123,8 @@ impl ViewTable {
             window_column,
             rows: Mutex::new(Stored::default()),
             settled_after: SETTLED_AFTER,
-            partials: PartialsCache::default(),
+            partials: BlockCache::default(),
+            merged_rows: BlockCache::default(),
         }
     }
 
@@ -141,8 +143,12 @@ impl ViewTable {
         self.window_column
     }
 
-    pub fn partials(&self) -> &PartialsCache {
+    pub fn partials(&self) -> &BlockCache {
         &self.partials
+    }
+
+    pub fn merged_rows(&self) -> &BlockCache {
+        &self.merged_rows
     }
 
     /// A window holding `batches`, with its start when every row holds the same.

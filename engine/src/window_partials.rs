@@ -6,14 +6,13 @@
 //! partial states of a set of windows that has not changed are the same as last time, so
 //! [`CacheWindowPartials`] (a physical optimizer rule) puts a [`WindowPartialsExec`] in place
 //! of a partial aggregate over a view's scan: it reads the states of settled windows from
-//! the view's [`PartialsCache`], block by block, and aggregates only the rest (the windows
+//! the view's [`BlockCache`](crate::block_cache::BlockCache), block by block, and aggregates only the rest (the windows
 //! still changing, or filtered row by row) as DataFusion would have. A panel then merges a
 //! few states per block instead of aggregating every row of every window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -41,108 +40,9 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use crate::block_cache::block_shift;
 use crate::operators::WHOLE_VIEW;
 use crate::view_exec::{ScannedWindow, ViewScanExec};
-
-/// Settled windows are grouped into blocks of about this many (by window start), and each
-/// block's states are cached as one entry: a panel over six hours of one-minute windows
-/// merges ten blocks' states.
-const WINDOWS_PER_BLOCK: i64 = 32;
-
-/// What one view's cache may hold; the least recently used entries go first.
-const CACHE_BYTES: usize = 32 << 20;
-
-/// The cached partial states of one view, by the plan that computed them and the block of
-/// windows they cover.
-#[derive(Default)]
-pub struct PartialsCache {
-    entries: Mutex<Entries>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-#[derive(Default)]
-struct Entries {
-    by_block: HashMap<(Arc<str>, i64), Entry>,
-    bytes: usize,
-    tick: u64,
-}
-
-struct Entry {
-    /// The versions of the windows the states were computed from: a block whose windows
-    /// changed, or which a query's range cuts differently, is another entry.
-    members: Vec<u64>,
-    batches: Vec<RecordBatch>,
-    bytes: usize,
-    used: u64,
-}
-
-impl PartialsCache {
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        // Entries are inserted and removed whole: a poisoned lock's map is still sound.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn get(&self, plan: &Arc<str>, block: i64, members: &[u64]) -> Option<Vec<RecordBatch>> {
-        let mut entries = self.lock();
-        entries.tick += 1;
-        let tick = entries.tick;
-        let found = match entries.by_block.get_mut(&(Arc::clone(plan), block)) {
-            Some(e) if e.members == members => {
-                e.used = tick;
-                Some(e.batches.clone())
-            }
-            _ => None,
-        };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
-    }
-
-    fn put(&self, plan: Arc<str>, block: i64, members: Vec<u64>, batches: Vec<RecordBatch>) {
-        let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-        if bytes > CACHE_BYTES / 4 {
-            return;
-        }
-        let mut entries = self.lock();
-        entries.tick += 1;
-        let entry = Entry {
-            members,
-            batches,
-            bytes,
-            used: entries.tick,
-        };
-        if let Some(old) = entries.by_block.insert((plan, block), entry) {
-            entries.bytes -= old.bytes;
-        }
-        entries.bytes += bytes;
-        while entries.bytes > CACHE_BYTES {
-            let Some(oldest) = entries
-                .by_block
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some(e) = entries.by_block.remove(&oldest) {
-                entries.bytes -= e.bytes;
-            }
-        }
-    }
-
-    /// Blocks found in the cache and blocks computed, since the view was created.
-    pub fn hits_and_misses(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-}
 
 /// Replaces each partial aggregate over a view's scan with a [`WindowPartialsExec`], when
 /// every step between them is row by row and its result depends only on the row.
@@ -272,7 +172,7 @@ fn pure(expr: &Arc<dyn PhysicalExpr>) -> bool {
 }
 
 /// A partial aggregate over a view's scan, whose settled windows' states come from the
-/// view's [`PartialsCache`].
+/// view's [`BlockCache`](crate::block_cache::BlockCache).
 ///
 /// At planning, the scan's cacheable windows (settled, read unfiltered) are grouped into
 /// blocks by window start, and the rest are left to the partial aggregate as DataFusion
@@ -327,7 +227,7 @@ impl WindowPartialsExec {
             .iter()
             .cloned()
             .partition(|w| w.cacheable() && w.key != WHOLE_VIEW);
-        let Some(shift) = block_shift(&cacheable) else {
+        let Some(shift) = block_shift(cacheable.iter().map(|w| w.key)) else {
             return Ok(None);
         };
         let mut blocks: BTreeMap<i64, Vec<ScannedWindow>> = BTreeMap::new();
@@ -392,21 +292,6 @@ impl WindowPartialsExec {
         cache.put(Arc::clone(plan_key), block.id, members, states.clone());
         Ok(states)
     }
-}
-
-/// How far to shift a window's start (µs) right to get its block: blocks of about
-/// [`WINDOWS_PER_BLOCK`] windows at the windows' spacing. None for fewer than two windows.
-fn block_shift(windows: &[ScannedWindow]) -> Option<u32> {
-    let mut keys: Vec<i64> = windows.iter().map(|w| w.key).collect();
-    keys.sort_unstable();
-    let gap = keys
-        .windows(2)
-        .map(|k| k[1].saturating_sub(k[0]))
-        .filter(|g| *g > 0)
-        .min()?;
-    let span = gap.saturating_mul(WINDOWS_PER_BLOCK).max(1) as u64;
-    // The smallest power of two at least `span`, as a shift, kept within an i64.
-    Some((64 - (span - 1).leading_zeros()).min(62))
 }
 
 /// `plan` (a chain of one-child nodes down to a view's scan) over `scan` instead; in one
@@ -692,6 +577,7 @@ mod tests {
             for (query, cacheable) in QUERIES {
                 for run in 0..2 {
                     let (hits, _) = table.partials().hits_and_misses();
+                    let (merged, _) = table.merged_rows().hits_and_misses();
                     let (got, plan) = rows(&ctx, &query.replace("{t}", "v AS t")).await;
                     let (want, _) = rows(&ctx, &query.replace("{t}", "oracle AS t")).await;
                     assert_eq!(got, want, "round {round}, run {run}: {query}\n{plan}");
@@ -703,6 +589,11 @@ mod tests {
                     let (after, _) = table.partials().hits_and_misses();
                     if run == 1 && cacheable {
                         assert!(after > hits, "no block came from the cache: {query}");
+                    }
+                    let (merged_after, _) = table.merged_rows().hits_and_misses();
+                    if run == 1 && !cacheable {
+                        // Small settled windows: a scan reads them merged, from the cache.
+                        assert!(merged_after > merged, "no merged rows: {query}");
                     }
                 }
             }
