@@ -37,9 +37,15 @@ pub async fn dump(db: &Database, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Rows per view and the views' total state (aggregate state and rows), in bytes.
-pub fn sizes(db: &Database) -> Result<(BTreeMap<String, u64>, u64), String> {
+/// Rows per view, the views' total state (aggregate state and rows) and their query
+/// caches, in bytes.
+pub fn sizes(db: &Database) -> Result<(BTreeMap<String, u64>, u64, u64), String> {
     let sizes = db.view_sizes().map_err(|e| e.to_string())?;
     let bytes = sizes.iter().map(|s| s.state_bytes + s.row_bytes).sum();
-    Ok((sizes.into_iter().map(|s| (s.name, s.rows)).collect(), bytes))
+    let cache = sizes.iter().map(|s| s.cache_bytes).sum();
+    Ok((
+        sizes.into_iter().map(|s| (s.name, s.rows)).collect(),
+        bytes,
+        cache,
+    ))
 }

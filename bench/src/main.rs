@@ -253,6 +253,7 @@ async fn run(command: Command) -> Result<(), String> {
                     panels: BTreeMap::new(),
                     peak_rss_bytes: None,
                     state_bytes: 0,
+                    query_cache_bytes: 0,
                     view_rows: BTreeMap::new(),
                     checked: false,
                 },
@@ -329,6 +330,7 @@ async fn run(command: Command) -> Result<(), String> {
                     panels: BTreeMap::new(),
                     peak_rss_bytes: None,
                     state_bytes: 0,
+                    query_cache_bytes: 0,
                     view_rows: BTreeMap::new(),
                     checked: false,
                 },
@@ -405,6 +407,7 @@ async fn run(command: Command) -> Result<(), String> {
                         .collect(),
                     peak_rss_bytes: None,
                     state_bytes: 0,
+                    query_cache_bytes: 0,
                     view_rows: BTreeMap::new(),
                     checked: false,
                 },
@@ -424,9 +427,10 @@ async fn finish(
     mut report: Report,
 ) -> Result<Report, String> {
     report.peak_rss_bytes = measure::peak_rss_bytes();
-    let (rows, bytes) = check::sizes(db)?;
+    let (rows, bytes, cache) = check::sizes(db)?;
     report.view_rows = rows;
     report.state_bytes = bytes;
+    report.query_cache_bytes = cache;
     if common.check {
         check::oracle(db).await?;
         report.checked = true;

@@ -65,6 +65,9 @@ pub struct Report {
     pub peak_rss_bytes: Option<u64>,
     /// The views' state at the end: aggregate state as a checkpoint writes it, and rows.
     pub state_bytes: u64,
+    /// What panel queries keep computed from settled windows (partial aggregate states,
+    /// merged rows) at the end.
+    pub query_cache_bytes: u64,
     pub view_rows: BTreeMap<String, u64>,
     /// Whether every view was compared with the batch oracle (`--check`) and agreed.
     pub checked: bool,
@@ -116,10 +119,11 @@ impl Report {
             );
         }
         println!(
-            "  peak RSS {}, state {}",
+            "  peak RSS {}, state {}, query cache {}",
             self.peak_rss_bytes
                 .map_or("unknown".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
-            format_args!("{:.1} MB", self.state_bytes as f64 / 1e6)
+            format_args!("{:.1} MB", self.state_bytes as f64 / 1e6),
+            format_args!("{:.1} MB", self.query_cache_bytes as f64 / 1e6)
         );
         let rows: Vec<String> = self
             .view_rows

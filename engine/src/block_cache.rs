@@ -107,6 +107,11 @@ impl BlockCache {
         }
     }
 
+    /// The Arrow buffers held now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// Lookups that found their block, and lookups that did not, since the view was created.
     pub fn hits_and_misses(&self) -> (u64, u64) {
         (

@@ -151,6 +151,9 @@ pub struct ViewSize {
     pub state_bytes: u64,
     /// The rows' Arrow buffers.
     pub row_bytes: u64,
+    /// What queries keep computed from the view's settled windows
+    /// ([`crate::block_cache`]), at most a fixed budget per view.
+    pub cache_bytes: u64,
 }
 
 impl Database {
@@ -171,6 +174,8 @@ impl Database {
                 rows: batches.clone().map(|b| b.num_rows() as u64).sum(),
                 state_bytes: state.into_bytes().len() as u64,
                 row_bytes: batches.map(|b| b.get_array_memory_size() as u64).sum(),
+                cache_bytes: (view.table.partials().bytes() + view.table.merged_rows().bytes())
+                    as u64,
             });
         }
         Ok(out)

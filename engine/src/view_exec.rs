@@ -99,10 +99,6 @@ impl ViewScanExec {
         &self.windows
     }
 
-    pub fn projection(&self) -> Option<&[usize]> {
-        self.projection.as_deref()
-    }
-
     /// The same scan over other windows.
     pub fn with_windows(&self, windows: Vec<ScannedWindow>) -> Self {
         ViewScanExec {
