@@ -6,9 +6,10 @@
 //! partial states of a set of windows that has not changed are the same as last time, so
 //! [`CacheWindowPartials`] (a physical optimizer rule) puts a [`WindowPartialsExec`] in place
 //! of a partial aggregate over a view's scan: it reads the states of settled windows from
-//! the view's [`BlockCache`](crate::block_cache::BlockCache), block by block, and aggregates only the rest (the windows
-//! still changing, or filtered row by row) as DataFusion would have. A panel then merges a
-//! few states per block instead of aggregating every row of every window.
+//! the view's [`BlockCache`](crate::block_cache::BlockCache), block by block, and
+//! aggregates only the rest (the windows still changing, or filtered row by row) as
+//! DataFusion would have. A panel then merges a few states per block instead of
+//! aggregating every row of every window.
 
 use std::collections::BTreeMap;
 use std::fmt;
