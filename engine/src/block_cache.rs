@@ -9,6 +9,7 @@
 //! [`crate::view_exec`] the rows of small windows merged into one batch per block.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,14 +34,33 @@ pub struct BlockCache {
     misses: AtomicU64,
 }
 
+/// What computed a cached result, hashed once: a partial aggregate's printed plan runs to
+/// kilobytes, and each block a query reads is looked up under it.
+#[derive(Clone)]
+pub struct CacheKey {
+    text: Arc<str>,
+    hash: u64,
+}
+
+impl CacheKey {
+    pub fn new(text: impl Into<Arc<str>>) -> Self {
+        let text = text.into();
+        // Fixed keys: the same text must hash the same in every query.
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(&text);
+        CacheKey { text, hash }
+    }
+}
+
 #[derive(Default)]
 struct Entries {
-    by_block: HashMap<(Arc<str>, i64), Entry>,
+    /// By the key's hash and the block; the entry holds the key's text, compared on lookup.
+    by_block: HashMap<(u64, i64), Entry>,
     bytes: usize,
     tick: u64,
 }
 
 struct Entry {
+    plan: Arc<str>,
     /// The versions of the windows the batches were computed from: a block whose windows
     /// changed, or which a query's range cuts differently, is another entry.
     members: Vec<u64>,
@@ -55,12 +75,12 @@ impl BlockCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, plan: &Arc<str>, block: i64, members: &[u64]) -> Option<Vec<RecordBatch>> {
+    pub fn get(&self, key: &CacheKey, block: i64, members: &[u64]) -> Option<Vec<RecordBatch>> {
         let mut entries = self.lock();
         entries.tick += 1;
         let tick = entries.tick;
-        let found = match entries.by_block.get_mut(&(Arc::clone(plan), block)) {
-            Some(e) if e.members == members => {
+        let found = match entries.by_block.get_mut(&(key.hash, block)) {
+            Some(e) if e.members == members && e.plan == key.text => {
                 e.used = tick;
                 Some(e.batches.clone())
             }
@@ -75,7 +95,7 @@ impl BlockCache {
         found
     }
 
-    pub fn put(&self, plan: Arc<str>, block: i64, members: Vec<u64>, batches: Vec<RecordBatch>) {
+    pub fn put(&self, key: &CacheKey, block: i64, members: Vec<u64>, batches: Vec<RecordBatch>) {
         let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
         if bytes > CACHE_BYTES / 4 {
             return;
@@ -83,12 +103,13 @@ impl BlockCache {
         let mut entries = self.lock();
         entries.tick += 1;
         let entry = Entry {
+            plan: Arc::clone(&key.text),
             members,
             batches,
             bytes,
             used: entries.tick,
         };
-        if let Some(old) = entries.by_block.insert((plan, block), entry) {
+        if let Some(old) = entries.by_block.insert((key.hash, block), entry) {
             entries.bytes -= old.bytes;
         }
         entries.bytes += bytes;
@@ -97,7 +118,7 @@ impl BlockCache {
                 .by_block
                 .iter()
                 .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| *k)
             else {
                 break;
             };

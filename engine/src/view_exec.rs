@@ -19,7 +19,7 @@ use datafusion::physical_plan::{
     PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 
-use crate::block_cache::block_shift;
+use crate::block_cache::{CacheKey, block_shift};
 use crate::operators::PartitionKey;
 use crate::view_table::{StoredWindow, ViewTable};
 
@@ -28,7 +28,7 @@ use crate::view_table::{StoredWindow, ViewTable};
 const SMALL_WINDOW: usize = 1024;
 
 /// What merged runs are kept under in [`ViewTable::merged_rows`].
-static MERGED_ROWS: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("merged rows"));
+static MERGED_ROWS: LazyLock<CacheKey> = LazyLock::new(|| CacheKey::new("merged rows"));
 
 /// One window as a scan reads it.
 #[derive(Clone)]
@@ -150,12 +150,7 @@ impl ViewScanExec {
                             &self.table.schema(),
                             run.iter().flat_map(|w| w.batches()),
                         )?;
-                        cache.put(
-                            Arc::clone(&MERGED_ROWS),
-                            run[0].key,
-                            members,
-                            vec![merged.clone()],
-                        );
+                        cache.put(&MERGED_ROWS, run[0].key, members, vec![merged.clone()]);
                         out.push(merged);
                     }
                 }

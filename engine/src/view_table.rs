@@ -43,18 +43,13 @@ pub struct ViewTable {
     order: ReadOrder,
     /// The `window_start` column, when the view has a timestamp column of that name.
     window_column: Option<usize>,
-    rows: Mutex<Stored>,
+    rows: Mutex<BTreeMap<PartitionKey, Arc<StoredWindow>>>,
     /// [`SETTLED_AFTER`], but for tests.
     settled_after: Duration,
     /// Partial aggregate states of blocks of settled windows ([`crate::window_partials`]).
     partials: BlockCache,
     /// Small settled windows' rows, merged block by block ([`crate::view_exec`]).
     merged_rows: BlockCache,
-}
-
-#[derive(Default)]
-struct Stored {
-    windows: BTreeMap<PartitionKey, Arc<StoredWindow>>,
 }
 
 /// One window's rows as stored: replaced whole when the window changes, never modified,
@@ -121,7 +116,7 @@ impl ViewTable {
             schema,
             order,
             window_column,
-            rows: Mutex::new(Stored::default()),
+            rows: Mutex::new(BTreeMap::new()),
             settled_after: SETTLED_AFTER,
             partials: BlockCache::default(),
             merged_rows: BlockCache::default(),
@@ -177,7 +172,7 @@ impl ViewTable {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Stored> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, Arc<StoredWindow>>> {
         // A panic while holding this lock cannot leave a window half-replaced (replacement
         // is one map insert), so a poisoned lock's data is still whole.
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
@@ -187,7 +182,6 @@ impl ViewTable {
     /// with [`ViewTable::save_rows`] later, without the view's lock.
     pub fn partitions_shared(&self) -> Partitions {
         self.lock()
-            .windows
             .iter()
             .map(|(k, w)| (*k, w.batches.clone()))
             .collect()
@@ -221,15 +215,14 @@ impl ViewTable {
             }
             loaded.insert(partition, self.window(partition, batches));
         }
-        *self.lock() = Stored { windows: loaded };
+        *self.lock() = loaded;
         Ok(())
     }
 
     /// Stores a pipeline's output and returns the changes views over this view receive,
     /// with each replaced window's previous rows filled in.
     pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<Change>> {
-        let mut stored = self.lock();
-        let rows = &mut stored.windows;
+        let mut rows = self.lock();
         let mut out = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
@@ -288,9 +281,9 @@ impl ViewTable {
         };
         match self.order {
             ReadOrder::Windows { descending: true } | ReadOrder::Any => {
-                stored.windows.iter().rev().map(window).collect()
+                stored.iter().rev().map(window).collect()
             }
-            _ => stored.windows.iter().map(window).collect(),
+            _ => stored.iter().map(window).collect(),
         }
     }
 
@@ -322,7 +315,6 @@ impl ViewTable {
     /// Each window's rows, merged into one batch per window.
     pub fn partitions(&self) -> Result<Vec<(PartitionKey, RecordBatch)>> {
         self.lock()
-            .windows
             .iter()
             .map(|(k, w)| Ok((*k, concat_batches(&self.schema, w.batches.iter())?)))
             .collect()
@@ -330,7 +322,6 @@ impl ViewTable {
 
     pub fn row_count(&self) -> usize {
         self.lock()
-            .windows
             .values()
             .flat_map(|w| &w.batches)
             .map(|b| b.num_rows())

@@ -41,7 +41,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::block_cache::block_shift;
+use crate::block_cache::{CacheKey, block_shift};
 use crate::operators::WHOLE_VIEW;
 use crate::view_exec::{ScannedWindow, ViewScanExec};
 
@@ -186,13 +186,14 @@ fn pure(expr: &Arc<dyn PhysicalExpr>) -> bool {
 pub struct WindowPartialsExec {
     /// The partial aggregate as planned, over the whole scan.
     partial: Arc<dyn ExecutionPlan>,
-    scan: ViewScanExec,
+    /// The scan, without windows: blocks' scans are made from it.
+    scan: Arc<ViewScanExec>,
     /// The partial aggregate over the windows that are not cached.
     rest: Arc<dyn ExecutionPlan>,
     blocks: Vec<Block>,
     /// What the cache knows the partial aggregate by: the plan from it down to the scan,
     /// printed, which names every expression and literal but not the scan's windows.
-    plan_key: Arc<str>,
+    plan_key: CacheKey,
     properties: Arc<PlanProperties>,
 }
 
@@ -240,20 +241,19 @@ impl WindowPartialsExec {
             .map(|(id, windows)| Block { id, windows })
             .collect();
         let partitions = plan.output_partitioning().partition_count();
-        let scan = scan.with_windows(Vec::new());
         let rest = with_scan(plan, Arc::new(scan.with_windows(rest)), false)?;
+        let scan = Arc::new(scan.with_windows(Vec::new()));
         Ok(Some(WindowPartialsExec {
             partial: Arc::clone(plan),
             // The parts of the aggregate that decide its states, and the plan under it
             // (whose scan prints no windows); not its metrics or runtime filters.
-            plan_key: format!(
+            plan_key: CacheKey::new(format!(
                 "{:?}|{:?}|{:?}|{:?}",
                 aggregate.group_expr(),
                 aggregate.aggr_expr(),
                 aggregate.filter_expr(),
                 aggregate.input()
-            )
-            .into(),
+            )),
             properties: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(plan.schema()),
                 Partitioning::UnknownPartitioning(partitions),
@@ -271,7 +271,7 @@ impl WindowPartialsExec {
         block: &Block,
         partial: &Arc<dyn ExecutionPlan>,
         scan: &ViewScanExec,
-        plan_key: &Arc<str>,
+        plan_key: &CacheKey,
         ctx: Arc<TaskContext>,
     ) -> Result<Vec<RecordBatch>> {
         let cache = scan.table().partials();
@@ -290,7 +290,7 @@ impl WindowPartialsExec {
             0 | 1 => batches,
             _ => vec![concat_batches(&partial.schema(), &batches)?],
         };
-        cache.put(Arc::clone(plan_key), block.id, members, states.clone());
+        cache.put(plan_key, block.id, members, states.clone());
         Ok(states)
     }
 }
@@ -367,10 +367,10 @@ impl ExecutionPlan for WindowPartialsExec {
         };
         Ok(Arc::new(WindowPartialsExec {
             partial: Arc::clone(&self.partial),
-            scan: self.scan.with_windows(Vec::new()),
+            scan: Arc::clone(&self.scan),
             rest,
             blocks: self.blocks.clone(),
-            plan_key: Arc::clone(&self.plan_key),
+            plan_key: self.plan_key.clone(),
             properties: Arc::clone(&self.properties),
         }))
     }
@@ -402,14 +402,14 @@ impl ExecutionPlan for WindowPartialsExec {
             .cloned()
             .collect();
         let partial = Arc::clone(&self.partial);
-        let scan = Arc::new(self.scan.with_windows(Vec::new()));
-        let plan_key = Arc::clone(&self.plan_key);
+        let scan = Arc::clone(&self.scan);
+        let plan_key = self.plan_key.clone();
         let states = futures::stream::iter(blocks)
             .then(move |block| {
                 let (partial, scan, plan_key, ctx) = (
                     Arc::clone(&partial),
                     Arc::clone(&scan),
-                    Arc::clone(&plan_key),
+                    plan_key.clone(),
                     Arc::clone(&ctx),
                 );
                 async move {
